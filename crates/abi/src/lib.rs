@@ -1,0 +1,350 @@
+//! The BitVault Plugins capability ABI: the contract between a host and a
+//! plugin, with no engine attached.
+//!
+//! This crate names every host function a plugin may import (namespace
+//! [`NAMESPACE`], version [`ABI_VERSION`]), their exact signatures, the
+//! negative error codes they return, the per-invocation [`Limits`] and the
+//! [`Grants`] that decide which functions a module is linked against. The
+//! host runtime, the guest SDK and the registry all depend on it; it depends
+//! on no WebAssembly engine.
+//!
+//! ```
+//! use bitvault_abi::{Grants, HostFn, NAMESPACE};
+//!
+//! // Deny by default: an empty grant set links nothing at all.
+//! let none = Grants::none();
+//! assert!(!none.permits(HostFn::WriteOutput));
+//!
+//! // The core grant set is what `bitvault-plugin run` gives a module.
+//! let core = Grants::core();
+//! let f = HostFn::lookup(NAMESPACE, "read_input").unwrap();
+//! assert!(core.permits(f));
+//! assert_eq!(f.signature().to_string(), "(i32, i32, i32) -> i32");
+//! ```
+//!
+//! # Concepts
+//! - [`HostFn`]: one importable host function, its [`Signature`] and the
+//!   [`CapabilityKind`] that grants it.
+//! - [`ErrorCode`]: what a host function returns to the guest when it refuses
+//!   a request. Failures that end the call (limits, traps) are not error
+//!   codes; the host surfaces those as typed outcomes.
+//! - [`Grants`]: the capabilities given to one plugin installation, with
+//!   their scopes. Nothing is granted unless it is named.
+//! - [`Limits`] and [`LimitPolicy`]: per-invocation budgets, and the host's
+//!   defaults and maxima that bound what a plugin may ask for.
+#![forbid(unsafe_code)]
+
+mod grants;
+mod limits;
+
+pub use grants::{CapabilityKind, Grants, LogGrant};
+pub use limits::{LimitName, LimitPolicy, Limits};
+
+use std::fmt;
+
+/// The import module name of every native host function.
+pub const NAMESPACE: &str = "bitvault_v1";
+
+/// The ABI version that [`NAMESPACE`] carries. A breaking change to any
+/// function in the namespace creates a new namespace (`bitvault_v2`); adding a
+/// function does not.
+pub const ABI_VERSION: u32 = 1;
+
+/// The name of the linear memory a module must export for any host function
+/// that takes a `(ptr, len)` pair to work.
+pub const MEMORY_EXPORT: &str = "memory";
+
+/// The export called once on every fresh instance before the invoked export,
+/// when a module has it (a WASI reactor's initialiser).
+pub const INITIALIZE_EXPORT: &str = "_initialize";
+
+/// A WebAssembly value type used in host function signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValType {
+    /// 32-bit integer.
+    I32,
+    /// 64-bit integer.
+    I64,
+}
+
+impl fmt::Display for ValType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ValType::I32 => "i32",
+            ValType::I64 => "i64",
+        })
+    }
+}
+
+/// The parameter and result types of a host function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Signature {
+    /// Parameter types, in order.
+    pub params: &'static [ValType],
+    /// Result types, in order.
+    pub results: &'static [ValType],
+}
+
+impl fmt::Display for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn list(f: &mut fmt::Formatter<'_>, tys: &[ValType]) -> fmt::Result {
+            f.write_str("(")?;
+            for (i, t) in tys.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{t}")?;
+            }
+            f.write_str(")")
+        }
+        list(f, self.params)?;
+        f.write_str(" -> ")?;
+        match self.results {
+            [single] => write!(f, "{single}"),
+            many => list(f, many),
+        }
+    }
+}
+
+use ValType::I32;
+
+/// Every host function of [`NAMESPACE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HostFn {
+    /// `input_len() -> i32`: the length in bytes of the invocation's request.
+    InputLen,
+    /// `read_input(offset: i32, ptr: i32, len: i32) -> i32`: copy up to `len`
+    /// request bytes starting at `offset` to guest memory at `ptr`; returns
+    /// the number of bytes copied (0 at the end) or an [`ErrorCode`].
+    ReadInput,
+    /// `write_output(ptr: i32, len: i32) -> i32`: append `len` bytes at `ptr`
+    /// to the response; 0 or an [`ErrorCode`]. Past the output limit the call
+    /// ends with the `output_limit` outcome.
+    WriteOutput,
+    /// `set_error(ptr: i32, len: i32) -> i32`: a UTF-8 message that
+    /// accompanies a non-zero return code; 0 or an [`ErrorCode`].
+    SetError,
+    /// `log(level: i32, ptr: i32, len: i32) -> i32`: a UTF-8 log message at
+    /// a [`LogLevel`]; 0 or an [`ErrorCode`].
+    Log,
+}
+
+impl HostFn {
+    /// Every host function, in a fixed order.
+    pub const ALL: &'static [HostFn] = &[
+        HostFn::InputLen,
+        HostFn::ReadInput,
+        HostFn::WriteOutput,
+        HostFn::SetError,
+        HostFn::Log,
+    ];
+
+    /// The import name inside [`NAMESPACE`].
+    pub const fn name(self) -> &'static str {
+        match self {
+            HostFn::InputLen => "input_len",
+            HostFn::ReadInput => "read_input",
+            HostFn::WriteOutput => "write_output",
+            HostFn::SetError => "set_error",
+            HostFn::Log => "log",
+        }
+    }
+
+    /// The exact signature a module must import the function with.
+    pub const fn signature(self) -> Signature {
+        match self {
+            HostFn::InputLen => Signature {
+                params: &[],
+                results: &[I32],
+            },
+            HostFn::ReadInput | HostFn::Log => Signature {
+                params: &[I32, I32, I32],
+                results: &[I32],
+            },
+            HostFn::WriteOutput | HostFn::SetError => Signature {
+                params: &[I32, I32],
+                results: &[I32],
+            },
+        }
+    }
+
+    /// The capability whose grant links this function.
+    pub const fn capability(self) -> CapabilityKind {
+        match self {
+            HostFn::InputLen | HostFn::ReadInput | HostFn::WriteOutput | HostFn::SetError => {
+                CapabilityKind::Io
+            }
+            HostFn::Log => CapabilityKind::Log,
+        }
+    }
+
+    /// Finds the host function imported as `module`.`name`, if the ABI has
+    /// one.
+    pub fn lookup(module: &str, name: &str) -> Option<HostFn> {
+        if module != NAMESPACE {
+            return None;
+        }
+        HostFn::ALL.iter().copied().find(|f| f.name() == name)
+    }
+}
+
+impl fmt::Display for HostFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{NAMESPACE}.{}", self.name())
+    }
+}
+
+/// The negative codes a host function returns to the guest when it refuses a
+/// request. A refusal never ends the call: the guest decides what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ErrorCode {
+    /// A `(ptr, len)` pair does not lie inside the guest's linear memory
+    /// (including pairs whose end wraps past 2^32).
+    OutOfBounds = -1,
+    /// The module exports no linear memory named [`MEMORY_EXPORT`].
+    NoMemory = -2,
+    /// An argument is outside its documented range (a negative length or
+    /// offset, an offset past the end of the input, an unknown log level).
+    InvalidArgument = -3,
+    /// A single argument exceeds its size bound (for example a log message
+    /// or an error message longer than its limit).
+    TooLarge = -4,
+    /// The bytes are not valid UTF-8 where text is required.
+    InvalidUtf8 = -5,
+}
+
+impl ErrorCode {
+    /// Every error code, in numeric order from -1 downwards.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::OutOfBounds,
+        ErrorCode::NoMemory,
+        ErrorCode::InvalidArgument,
+        ErrorCode::TooLarge,
+        ErrorCode::InvalidUtf8,
+    ];
+
+    /// The value returned to the guest.
+    pub const fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// The stable name of the code (as in `docs/abi.md` and `bitvault.h`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            ErrorCode::OutOfBounds => "out_of_bounds",
+            ErrorCode::NoMemory => "no_memory",
+            ErrorCode::InvalidArgument => "invalid_argument",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::InvalidUtf8 => "invalid_utf8",
+        }
+    }
+
+    /// The code with this value, if there is one.
+    pub fn from_code(code: i32) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.code() == code)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.code())
+    }
+}
+
+/// The level of a `log` call.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+#[repr(i32)]
+pub enum LogLevel {
+    /// Very detailed diagnostics (0).
+    Trace = 0,
+    /// Diagnostics (1).
+    Debug = 1,
+    /// Normal operation (2).
+    Info = 2,
+    /// Something unexpected that the plugin handled (3).
+    Warn = 3,
+    /// A failure (4).
+    Error = 4,
+}
+
+impl LogLevel {
+    /// The level for a guest-supplied value, if it is one.
+    pub fn from_i32(level: i32) -> Option<LogLevel> {
+        Some(match level {
+            0 => LogLevel::Trace,
+            1 => LogLevel::Debug,
+            2 => LogLevel::Info,
+            3 => LogLevel::Warn,
+            4 => LogLevel::Error,
+            _ => return None,
+        })
+    }
+
+    /// The lower-case name of the level.
+    pub const fn name(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        for f in HostFn::ALL {
+            assert_eq!(HostFn::lookup(NAMESPACE, f.name()), Some(*f));
+            assert_eq!(HostFn::lookup("env", f.name()), None);
+        }
+        let mut names: Vec<_> = HostFn::ALL.iter().map(|f| f.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), HostFn::ALL.len());
+    }
+
+    #[test]
+    fn error_codes_are_negative_distinct_and_round_trip() {
+        for (i, c) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(c.code(), -(i as i32) - 1);
+            assert_eq!(ErrorCode::from_code(c.code()), Some(*c));
+        }
+        assert_eq!(ErrorCode::from_code(0), None);
+    }
+
+    #[test]
+    fn signatures_render_like_the_spec() {
+        assert_eq!(HostFn::InputLen.signature().to_string(), "() -> i32");
+        assert_eq!(
+            HostFn::WriteOutput.signature().to_string(),
+            "(i32, i32) -> i32"
+        );
+        assert_eq!(
+            HostFn::Log.signature().to_string(),
+            "(i32, i32, i32) -> i32"
+        );
+    }
+
+    #[test]
+    fn log_levels_map_from_guest_values() {
+        assert_eq!(LogLevel::from_i32(0), Some(LogLevel::Trace));
+        assert_eq!(LogLevel::from_i32(4), Some(LogLevel::Error));
+        assert_eq!(LogLevel::from_i32(5), None);
+        assert_eq!(LogLevel::from_i32(-1), None);
+    }
+}

@@ -1,0 +1,612 @@
+//! Admission: everything checked about a module before it is compiled.
+//!
+//! One pass over the binary validates it, measures it against the host's
+//! [`AdmissionLimits`] (so a hostile module cannot make compilation itself
+//! expensive) and records its imports, exports, memories and tables in a
+//! [`ModuleReport`]. Import checking against a grant set happens on that
+//! report, still before any compilation.
+//!
+//! A module with a start function is rewritten here: its `start` section is
+//! removed and the function exported as [`START_EXPORT`], which the host
+//! calls right after instantiation. It then runs under the invocation's fuel
+//! budget, deadline and typed outcomes like any other guest code, rather
+//! than inside wasmer's instantiation on a compile-time budget.
+
+use std::fmt;
+use std::ops::Range;
+
+use bitvault_abi::{Grants, HostFn, Signature, ValType};
+use wasmparser::{Parser, Payload, TypeRef, Validator, WasmFeatures};
+
+use crate::config::{AdmissionLimit, AdmissionLimits};
+use crate::error::{DeniedImport, DenyReason, InvalidModule, LoadError};
+
+/// The export under which a module's start function is called.
+pub const START_EXPORT: &str = "__bitvault_start";
+
+/// Export-name prefixes reserved for the host (the start export and the
+/// metering globals the engine adds).
+const RESERVED_EXPORT_PREFIXES: &[&str] = &["__bitvault_", "wasmer_metering_"];
+
+/// A WebAssembly value type, as it appears in a module's signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WasmType {
+    /// `i32`
+    I32,
+    /// `i64`
+    I64,
+    /// `f32`
+    F32,
+    /// `f64`
+    F64,
+    /// `v128`
+    V128,
+    /// Any reference type.
+    Ref,
+}
+
+impl WasmType {
+    fn from_parser(t: wasmparser::ValType) -> WasmType {
+        match t {
+            wasmparser::ValType::I32 => WasmType::I32,
+            wasmparser::ValType::I64 => WasmType::I64,
+            wasmparser::ValType::F32 => WasmType::F32,
+            wasmparser::ValType::F64 => WasmType::F64,
+            wasmparser::ValType::V128 => WasmType::V128,
+            wasmparser::ValType::Ref(_) => WasmType::Ref,
+        }
+    }
+
+    fn from_abi(t: ValType) -> WasmType {
+        match t {
+            ValType::I32 => WasmType::I32,
+            ValType::I64 => WasmType::I64,
+        }
+    }
+}
+
+impl fmt::Display for WasmType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WasmType::I32 => "i32",
+            WasmType::I64 => "i64",
+            WasmType::F32 => "f32",
+            WasmType::F64 => "f64",
+            WasmType::V128 => "v128",
+            WasmType::Ref => "ref",
+        })
+    }
+}
+
+/// A function signature found in a module.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FuncType {
+    /// Parameter types.
+    pub params: Vec<WasmType>,
+    /// Result types.
+    pub results: Vec<WasmType>,
+}
+
+impl FuncType {
+    /// Whether this is exactly the ABI signature `sig`.
+    pub fn matches(&self, sig: Signature) -> bool {
+        self.params
+            .iter()
+            .copied()
+            .eq(sig.params.iter().map(|t| WasmType::from_abi(*t)))
+            && self
+                .results
+                .iter()
+                .copied()
+                .eq(sig.results.iter().map(|t| WasmType::from_abi(*t)))
+    }
+
+    /// Whether this is `() -> i32`, the type of an invocable export.
+    pub fn is_entry_point(&self) -> bool {
+        self.params.is_empty() && self.results == [WasmType::I32]
+    }
+
+    fn from_parser(t: &wasmparser::FuncType) -> FuncType {
+        FuncType {
+            params: t
+                .params()
+                .iter()
+                .map(|v| WasmType::from_parser(*v))
+                .collect(),
+            results: t
+                .results()
+                .iter()
+                .map(|v| WasmType::from_parser(*v))
+                .collect(),
+        }
+    }
+}
+
+impl fmt::Display for FuncType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |v: &[WasmType]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        write!(f, "({})", list(&self.params))?;
+        match self.results.as_slice() {
+            [one] => write!(f, " -> {one}"),
+            many => write!(f, " -> ({})", list(many)),
+        }
+    }
+}
+
+/// A declared linear memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryDecl {
+    /// Initial size in 64 KiB pages.
+    pub min_pages: u64,
+    /// Maximum size in pages, if declared.
+    pub max_pages: Option<u64>,
+    /// Whether the memory is shared (threads proposal).
+    pub shared: bool,
+    /// Whether the memory is 64-bit indexed.
+    pub memory64: bool,
+}
+
+/// A declared table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableDecl {
+    /// Initial number of elements.
+    pub min: u64,
+    /// Maximum number of elements, if declared.
+    pub max: Option<u64>,
+}
+
+/// What an import or export refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExternDesc {
+    /// A function with its signature.
+    Func(FuncType),
+    /// A linear memory.
+    Memory(MemoryDecl),
+    /// A table.
+    Table(TableDecl),
+    /// A global.
+    Global,
+    /// An exception tag.
+    Tag,
+}
+
+impl ExternDesc {
+    /// The lower-case kind name (`func`, `memory`, `table`, `global`, `tag`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ExternDesc::Func(_) => "func",
+            ExternDesc::Memory(_) => "memory",
+            ExternDesc::Table(_) => "table",
+            ExternDesc::Global => "global",
+            ExternDesc::Tag => "tag",
+        }
+    }
+}
+
+/// One import of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// The import module (namespace).
+    pub module: String,
+    /// The field name.
+    pub name: String,
+    /// What is imported.
+    pub desc: ExternDesc,
+}
+
+/// One export of a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// The export name.
+    pub name: String,
+    /// What is exported.
+    pub desc: ExternDesc,
+}
+
+/// What admission learnt about a module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleReport {
+    /// The module's size in bytes.
+    pub size: usize,
+    /// Imports, in declaration order.
+    pub imports: Vec<Import>,
+    /// Exports, in declaration order (the host's start export excluded).
+    pub exports: Vec<Export>,
+    /// Memories the module defines.
+    pub memories: Vec<MemoryDecl>,
+    /// Tables the module defines.
+    pub tables: Vec<TableDecl>,
+    /// Functions the module defines (imports excluded).
+    pub functions: u32,
+    /// Whether the module has a start function.
+    pub has_start: bool,
+}
+
+impl ModuleReport {
+    /// The import namespaces the module uses, in first-use order: the ABIs it
+    /// speaks (`bitvault_v1`, `wasi_snapshot_preview1`, `extism:host/env`,
+    /// or anything else it names).
+    pub fn namespaces(&self) -> Vec<&str> {
+        let mut seen: Vec<&str> = Vec::new();
+        for i in &self.imports {
+            if !seen.contains(&i.module.as_str()) {
+                seen.push(&i.module);
+            }
+        }
+        seen
+    }
+
+    /// The signature of export `name` if it is a function.
+    pub fn export_func(&self, name: &str) -> Option<&FuncType> {
+        self.exports.iter().find_map(|e| match &e.desc {
+            ExternDesc::Func(t) if e.name == name => Some(t),
+            _ => None,
+        })
+    }
+
+    /// Checks every import against `grants` and returns the host functions
+    /// to link, in import order.
+    ///
+    /// # Errors
+    /// [`LoadError::CapabilityDenied`] naming every import that is unknown,
+    /// ungranted, of the wrong kind or of the wrong signature.
+    pub fn link_plan(&self, grants: &Grants) -> Result<Vec<HostFn>, LoadError> {
+        let mut plan = Vec::with_capacity(self.imports.len());
+        let mut denied = Vec::new();
+        for import in &self.imports {
+            let deny = |reason| DeniedImport {
+                module: import.module.clone(),
+                name: import.name.clone(),
+                reason,
+            };
+            let Some(f) = HostFn::lookup(&import.module, &import.name) else {
+                denied.push(deny(DenyReason::Unknown));
+                continue;
+            };
+            let ExternDesc::Func(ty) = &import.desc else {
+                denied.push(deny(DenyReason::NotAFunction {
+                    kind: import.desc.kind(),
+                }));
+                continue;
+            };
+            if !ty.matches(f.signature()) {
+                denied.push(deny(DenyReason::WrongSignature {
+                    expected: f.signature().to_string(),
+                    found: ty.to_string(),
+                }));
+            } else if !grants.permits(f) {
+                denied.push(deny(DenyReason::NotGranted {
+                    capability: f.capability(),
+                }));
+            } else {
+                plan.push(f);
+            }
+        }
+        if denied.is_empty() {
+            Ok(plan)
+        } else {
+            Err(LoadError::CapabilityDenied { imports: denied })
+        }
+    }
+}
+
+/// A module that passed admission.
+#[derive(Debug)]
+pub(crate) struct Admitted {
+    pub(crate) report: ModuleReport,
+    /// The bytes to compile when they differ from the input (start
+    /// function rewritten into an export).
+    pub(crate) rewritten: Option<Vec<u8>>,
+}
+
+/// The wasm features the host accepts. Threads (shared memories), 64-bit
+/// memories, the component model and stack switching are refused.
+fn features() -> WasmFeatures {
+    let mut f = WasmFeatures::default();
+    f.remove(WasmFeatures::THREADS);
+    f.remove(WasmFeatures::SHARED_EVERYTHING_THREADS);
+    f.remove(WasmFeatures::MEMORY64);
+    f.remove(WasmFeatures::COMPONENT_MODEL);
+    f.remove(WasmFeatures::STACK_SWITCHING);
+    f
+}
+
+fn limit(limit: AdmissionLimit, value: u64, max: u64) -> Result<(), LoadError> {
+    if value > max {
+        return Err(LoadError::InvalidModule(InvalidModule::AdmissionLimit {
+            limit,
+            value,
+            max,
+        }));
+    }
+    Ok(())
+}
+
+fn malformed(e: wasmparser::BinaryReaderError) -> LoadError {
+    LoadError::InvalidModule(InvalidModule::Malformed {
+        offset: e.offset() as usize,
+        message: e.message().to_string(),
+    })
+}
+
+/// Validates `wasm`, measures it against `limits` and reports on it.
+///
+/// # Errors
+/// [`LoadError::InvalidModule`] for a module that is malformed, invalid,
+/// uses a refused feature, exports a reserved name or exceeds an admission
+/// limit.
+pub(crate) fn admit(wasm: &[u8], limits: &AdmissionLimits) -> Result<Admitted, LoadError> {
+    use AdmissionLimit as L;
+    limit(L::ModuleBytes, wasm.len() as u64, limits.module_bytes)?;
+
+    let mut validator = Validator::new_with_features(features());
+    let mut report = ModuleReport {
+        size: wasm.len(),
+        imports: Vec::new(),
+        exports: Vec::new(),
+        memories: Vec::new(),
+        tables: Vec::new(),
+        functions: 0,
+        has_start: false,
+    };
+    let mut types: Vec<Option<FuncType>> = Vec::new();
+    let mut func_types: Vec<u32> = Vec::new();
+    let mut start: Option<(u32, Range<usize>)> = None;
+    let mut export_section: Option<Range<usize>> = None;
+    let mut imported_funcs = 0u64;
+
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(malformed)?;
+        match &payload {
+            Payload::Version { encoding, .. } if *encoding != wasmparser::Encoding::Module => {
+                return Err(LoadError::InvalidModule(InvalidModule::Unsupported {
+                    feature: "components".into(),
+                }));
+            }
+            Payload::TypeSection(s) => {
+                limit(L::Types, u64::from(s.count()), limits.types)?;
+                for ty in s.clone().into_iter_err_on_gc_types() {
+                    types.push(Some(FuncType::from_parser(&ty.map_err(malformed)?)));
+                }
+            }
+            Payload::ImportSection(s) => {
+                for import in s.clone().into_imports() {
+                    let import = import.map_err(malformed)?;
+                    let desc = match import.ty {
+                        TypeRef::Func(i) | TypeRef::FuncExact(i) => {
+                            imported_funcs += 1;
+                            func_types.push(i);
+                            ExternDesc::Func(types.get(i as usize).cloned().flatten().unwrap_or(
+                                FuncType {
+                                    params: vec![],
+                                    results: vec![],
+                                },
+                            ))
+                        }
+                        TypeRef::Memory(m) => ExternDesc::Memory(memory_decl(&m)),
+                        TypeRef::Table(t) => ExternDesc::Table(TableDecl {
+                            min: t.initial,
+                            max: t.maximum,
+                        }),
+                        TypeRef::Global(_) => ExternDesc::Global,
+                        TypeRef::Tag(_) => ExternDesc::Tag,
+                    };
+                    report.imports.push(Import {
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                        desc,
+                    });
+                    limit(L::Imports, report.imports.len() as u64, limits.imports)?;
+                }
+            }
+            Payload::FunctionSection(s) => {
+                limit(
+                    L::Functions,
+                    imported_funcs + u64::from(s.count()),
+                    limits.functions,
+                )?;
+                for t in s.clone() {
+                    func_types.push(t.map_err(malformed)?);
+                }
+                report.functions = s.count();
+            }
+            Payload::TableSection(s) => {
+                limit(L::Tables, u64::from(s.count()), limits.tables)?;
+                for t in s.clone() {
+                    let t = t.map_err(malformed)?;
+                    limit(L::TableMinElements, t.ty.initial, limits.table_min_elements)?;
+                    report.tables.push(TableDecl {
+                        min: t.ty.initial,
+                        max: t.ty.maximum,
+                    });
+                }
+            }
+            Payload::MemorySection(s) => {
+                limit(L::Memories, u64::from(s.count()), limits.memories)?;
+                for m in s.clone() {
+                    let m = memory_decl(&m.map_err(malformed)?);
+                    limit(L::MemoryMinPages, m.min_pages, limits.memory_min_pages)?;
+                    report.memories.push(m);
+                }
+            }
+            Payload::GlobalSection(s) => {
+                limit(L::Globals, u64::from(s.count()), limits.globals)?;
+            }
+            Payload::ExportSection(s) => {
+                limit(L::Exports, u64::from(s.count()), limits.exports)?;
+                export_section = Some(to_usize(s.range()));
+                for e in s.clone() {
+                    let e = e.map_err(malformed)?;
+                    if RESERVED_EXPORT_PREFIXES
+                        .iter()
+                        .any(|p| e.name.starts_with(p))
+                    {
+                        return Err(LoadError::InvalidModule(InvalidModule::ReservedExport {
+                            name: e.name.to_string(),
+                        }));
+                    }
+                    let desc = match e.kind {
+                        wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => {
+                            ExternDesc::Func(func_type(&types, &func_types, e.index))
+                        }
+                        wasmparser::ExternalKind::Memory => {
+                            ExternDesc::Memory(
+                                report.memories.get(e.index as usize).copied().unwrap_or(
+                                    MemoryDecl {
+                                        min_pages: 0,
+                                        max_pages: None,
+                                        shared: false,
+                                        memory64: false,
+                                    },
+                                ),
+                            )
+                        }
+                        wasmparser::ExternalKind::Table => ExternDesc::Table(
+                            report
+                                .tables
+                                .get(e.index as usize)
+                                .copied()
+                                .unwrap_or(TableDecl { min: 0, max: None }),
+                        ),
+                        wasmparser::ExternalKind::Global => ExternDesc::Global,
+                        wasmparser::ExternalKind::Tag => ExternDesc::Tag,
+                    };
+                    report.exports.push(Export {
+                        name: e.name.to_string(),
+                        desc,
+                    });
+                }
+            }
+            Payload::StartSection { func, range } => {
+                start = Some((*func, to_usize(range.clone())));
+                report.has_start = true;
+            }
+            Payload::ElementSection(s) => {
+                limit(
+                    L::ElementSegments,
+                    u64::from(s.count()),
+                    limits.element_segments,
+                )?;
+            }
+            Payload::DataSection(s) => {
+                limit(L::DataSegments, u64::from(s.count()), limits.data_segments)?;
+            }
+            Payload::CodeSectionEntry(body) => {
+                let size = body.range().end - body.range().start;
+                limit(L::FunctionBodyBytes, size, limits.function_body_bytes)?;
+                let mut locals = 0u64;
+                for l in body.get_locals_reader().map_err(malformed)? {
+                    let (count, _) = l.map_err(malformed)?;
+                    locals += u64::from(count);
+                }
+                limit(L::LocalsPerFunction, locals, limits.locals_per_function)?;
+            }
+            _ => {}
+        }
+        let invalid = |e: wasmparser::BinaryReaderError| {
+            LoadError::InvalidModule(InvalidModule::Validation {
+                offset: e.offset() as usize,
+                message: e.message().to_string(),
+            })
+        };
+        if let wasmparser::ValidPayload::Func(func, body) =
+            validator.payload(&payload).map_err(invalid)?
+        {
+            func.into_validator(Default::default())
+                .validate(&body)
+                .map_err(invalid)?;
+        }
+    }
+
+    let rewritten =
+        start.map(|(func, start_range)| rewrite_start(wasm, func, start_range, export_section));
+    Ok(Admitted { report, rewritten })
+}
+
+fn to_usize(r: Range<u64>) -> Range<usize> {
+    r.start as usize..r.end as usize
+}
+
+fn memory_decl(m: &wasmparser::MemoryType) -> MemoryDecl {
+    MemoryDecl {
+        min_pages: m.initial,
+        max_pages: m.maximum,
+        shared: m.shared,
+        memory64: m.memory64,
+    }
+}
+
+fn func_type(types: &[Option<FuncType>], func_types: &[u32], index: u32) -> FuncType {
+    func_types
+        .get(index as usize)
+        .and_then(|t| types.get(*t as usize))
+        .cloned()
+        .flatten()
+        .unwrap_or(FuncType {
+            params: vec![],
+            results: vec![],
+        })
+}
+
+/// Re-encodes `wasm` with its start section removed and the start function
+/// exported as [`START_EXPORT`]. Only called on a module that validated.
+fn rewrite_start(
+    wasm: &[u8],
+    start_func: u32,
+    start_range: Range<usize>,
+    export_section: Option<Range<usize>>,
+) -> Vec<u8> {
+    use wasm_encoder::{ExportKind, ExportSection, Module, RawSection};
+
+    let mut exports = ExportSection::new();
+    if let Some(range) = &export_section {
+        let reader = wasmparser::ExportSectionReader::new(wasmparser::BinaryReader::new(
+            &wasm[range.clone()],
+            range.start as u64,
+        ))
+        .expect("export section validated during admission");
+        for e in reader {
+            let e = e.expect("export section validated during admission");
+            let kind = match e.kind {
+                wasmparser::ExternalKind::Func | wasmparser::ExternalKind::FuncExact => {
+                    ExportKind::Func
+                }
+                wasmparser::ExternalKind::Table => ExportKind::Table,
+                wasmparser::ExternalKind::Memory => ExportKind::Memory,
+                wasmparser::ExternalKind::Global => ExportKind::Global,
+                wasmparser::ExternalKind::Tag => ExportKind::Tag,
+            };
+            exports.export(e.name, kind, e.index);
+        }
+    }
+    exports.export(START_EXPORT, ExportKind::Func, start_func);
+
+    let mut out = Module::new();
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.expect("module validated during admission");
+        let Some((id, range)) = payload.as_section() else {
+            continue;
+        };
+        let range = to_usize(range);
+        if Some(&range) == export_section.as_ref() {
+            out.section(&exports);
+        } else if range == start_range {
+            // The export section precedes the start section in a module's
+            // section order, so a module without one gets it here.
+            if export_section.is_none() {
+                out.section(&exports);
+            }
+        } else {
+            out.section(&RawSection {
+                id,
+                data: &wasm[range],
+            });
+        }
+    }
+    out.finish()
+}

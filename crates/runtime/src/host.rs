@@ -1,0 +1,364 @@
+//! The core host functions of `bitvault_v1` and the per-invocation state
+//! they work on.
+//!
+//! Every host function counts itself against the host-call limit, checks the
+//! deadline, runs inside `catch_unwind` (a panic becomes
+//! [`InvokeError::HostPanic`], never an unwind through the engine), and
+//! reaches guest memory only through [`guest_mem`](crate::guest_mem).
+//! Refusals the guest can handle are returned as [`ErrorCode`]s; what ends
+//! the call is returned as a [`Termination`], which the engine turns into a
+//! trap that the invocation maps back to a typed outcome.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bitvault_abi::{ErrorCode, HostFn, LimitName, Limits, LogLevel};
+use bytes::Bytes;
+use wasmer::{Function, FunctionEnv, FunctionEnvMut, Memory, Store};
+
+use crate::error::InvokeError;
+use crate::guest_mem;
+
+/// One log message from a plugin, tagged with where it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct LogRecord<'a> {
+    /// The tenant the invocation ran for.
+    pub tenant: &'a str,
+    /// The plugin that logged.
+    pub plugin: &'a str,
+    /// The invocation's id (unique within a [`Runtime`](crate::Runtime)).
+    pub invocation_id: u64,
+    /// The level the plugin gave.
+    pub level: LogLevel,
+    /// The message, valid UTF-8.
+    pub message: &'a str,
+}
+
+/// Where plugin log messages go. Implementations must not block for long:
+/// they run inside the invocation, on its deadline.
+pub trait LogSink: Send + Sync {
+    /// Receives one message.
+    fn log(&self, record: &LogRecord<'_>);
+}
+
+/// A [`LogSink`] that emits each message as a `tracing` event under the
+/// `bitvault::plugin` target, with tenant, plugin and invocation fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingLogSink;
+
+impl LogSink for TracingLogSink {
+    fn log(&self, r: &LogRecord<'_>) {
+        macro_rules! emit {
+            ($lvl:ident) => {
+                tracing::$lvl!(
+                    target: "bitvault::plugin",
+                    tenant = r.tenant,
+                    plugin = r.plugin,
+                    invocation = r.invocation_id,
+                    "{}",
+                    r.message
+                )
+            };
+        }
+        match r.level {
+            LogLevel::Trace => emit!(trace),
+            LogLevel::Debug => emit!(debug),
+            LogLevel::Info => emit!(info),
+            LogLevel::Warn => emit!(warn),
+            LogLevel::Error => emit!(error),
+        }
+    }
+}
+
+/// A log message kept by [`MemoryLogSink`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedLogRecord {
+    /// The tenant.
+    pub tenant: String,
+    /// The plugin.
+    pub plugin: String,
+    /// The invocation id.
+    pub invocation_id: u64,
+    /// The level.
+    pub level: LogLevel,
+    /// The message.
+    pub message: String,
+}
+
+/// A [`LogSink`] that keeps every message in memory.
+#[derive(Debug, Default)]
+pub struct MemoryLogSink {
+    records: Mutex<Vec<OwnedLogRecord>>,
+}
+
+impl MemoryLogSink {
+    /// An empty sink.
+    pub fn new() -> MemoryLogSink {
+        MemoryLogSink::default()
+    }
+
+    /// Takes the messages received so far.
+    pub fn take(&self) -> Vec<OwnedLogRecord> {
+        std::mem::take(&mut *self.records.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl LogSink for MemoryLogSink {
+    fn log(&self, r: &LogRecord<'_>) {
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(OwnedLogRecord {
+                tenant: r.tenant.to_owned(),
+                plugin: r.plugin.to_owned(),
+                invocation_id: r.invocation_id,
+                level: r.level,
+                message: r.message.to_owned(),
+            });
+    }
+}
+
+/// Why a host function ended the call.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Termination {
+    #[error("output limit")]
+    OutputLimit { limit: u64, attempted: u64 },
+    #[error("limit {limit} exceeded")]
+    Limit { limit: LimitName, value: u64 },
+    #[error("deadline")]
+    Deadline,
+    #[error("host function panicked: {0}")]
+    Panic(String),
+}
+
+impl Termination {
+    pub(crate) fn into_error(self, limits: &Limits) -> InvokeError {
+        match self {
+            Termination::OutputLimit { limit, attempted } => {
+                InvokeError::OutputLimit { limit, attempted }
+            }
+            Termination::Limit { limit, value } => InvokeError::LimitExceeded { limit, value },
+            Termination::Deadline => InvokeError::Deadline {
+                deadline_ms: limits.deadline_ms,
+            },
+            Termination::Panic(message) => InvokeError::HostPanic { message },
+        }
+    }
+}
+
+/// Who is calling, for log tags.
+#[derive(Clone)]
+pub(crate) struct Tags {
+    pub(crate) tenant: Arc<str>,
+    pub(crate) plugin: Arc<str>,
+    pub(crate) invocation_id: u64,
+    pub(crate) sink: Arc<dyn LogSink>,
+    pub(crate) min_level: LogLevel,
+}
+
+/// The state of one invocation, owned by its store.
+pub(crate) struct HostState {
+    pub(crate) input: Bytes,
+    pub(crate) output: Vec<u8>,
+    pub(crate) error_message: Option<String>,
+    pub(crate) memory: Option<Memory>,
+    pub(crate) limits: Limits,
+    pub(crate) deadline: Instant,
+    pub(crate) host_calls: u64,
+    pub(crate) log_lines: u32,
+    pub(crate) log_bytes: u64,
+    pub(crate) tags: Tags,
+}
+
+type HostResult = Result<i32, Termination>;
+
+impl HostState {
+    /// Accounts for one host call and checks the deadline.
+    fn enter(&mut self) -> Result<(), Termination> {
+        self.host_calls += 1;
+        if self.host_calls > self.limits.host_calls {
+            return Err(Termination::Limit {
+                limit: LimitName::HostCalls,
+                value: self.limits.host_calls,
+            });
+        }
+        if Instant::now() >= self.deadline {
+            return Err(Termination::Deadline);
+        }
+        Ok(())
+    }
+}
+
+/// Runs a host function body with call accounting, the deadline check and
+/// panic containment.
+fn guarded(
+    env: &mut FunctionEnvMut<'_, HostState>,
+    body: impl FnOnce(&mut FunctionEnvMut<'_, HostState>) -> Result<i32, Termination>,
+) -> HostResult {
+    env.data_mut().enter()?;
+    match catch_unwind(AssertUnwindSafe(|| body(env))) {
+        Ok(r) => r,
+        Err(payload) => Err(Termination::Panic(panic_message(payload.as_ref()))),
+    }
+}
+
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+fn code(e: ErrorCode) -> HostResult {
+    Ok(e.code())
+}
+
+/// Reads guest bytes `(ptr, len)` as a fresh `Vec`.
+fn read_guest(
+    env: &mut FunctionEnvMut<'_, HostState>,
+    ptr: i32,
+    len: i32,
+) -> Result<Vec<u8>, ErrorCode> {
+    let (state, store) = env.data_and_store_mut();
+    let memory = state.memory.as_ref().ok_or(ErrorCode::NoMemory)?;
+    let view = memory.view(&store);
+    let mut buf = Vec::new();
+    guest_mem::read_into(&view, ptr as u32, len as u32, &mut buf)?;
+    Ok(buf)
+}
+
+fn input_len(mut env: FunctionEnvMut<'_, HostState>) -> HostResult {
+    guarded(&mut env, |env| Ok(env.data().input.len() as i32))
+}
+
+fn read_input(
+    mut env: FunctionEnvMut<'_, HostState>,
+    offset: i32,
+    ptr: i32,
+    len: i32,
+) -> HostResult {
+    guarded(&mut env, |env| {
+        let (state, store) = env.data_and_store_mut();
+        let offset = offset as u32 as usize;
+        let Some(rest) = state.input.get(offset..) else {
+            return code(ErrorCode::InvalidArgument);
+        };
+        let n = rest.len().min(len as u32 as usize).min(i32::MAX as usize);
+        let Some(memory) = state.memory.as_ref() else {
+            return code(ErrorCode::NoMemory);
+        };
+        let view = memory.view(&store);
+        // The whole buffer the guest offered must be its own memory.
+        if let Err(e) = guest_mem::check(ptr as u32, len as u32, view.data_size()) {
+            return code(e);
+        }
+        match guest_mem::write(&view, ptr as u32, &rest[..n]) {
+            Ok(()) => Ok(n as i32),
+            Err(e) => code(e),
+        }
+    })
+}
+
+fn write_output(mut env: FunctionEnvMut<'_, HostState>, ptr: i32, len: i32) -> HostResult {
+    guarded(&mut env, |env| {
+        let (state, store) = env.data_and_store_mut();
+        let Some(memory) = state.memory.as_ref() else {
+            return code(ErrorCode::NoMemory);
+        };
+        let view = memory.view(&store);
+        // A bad pair is the guest's error to handle, checked before the
+        // limit that would end the call.
+        if let Err(e) = guest_mem::check(ptr as u32, len as u32, view.data_size()) {
+            return code(e);
+        }
+        let attempted = state.output.len() as u64 + u64::from(len as u32);
+        if attempted > state.limits.output_bytes {
+            return Err(Termination::OutputLimit {
+                limit: state.limits.output_bytes,
+                attempted,
+            });
+        }
+        match guest_mem::read_into(&view, ptr as u32, len as u32, &mut state.output) {
+            Ok(()) => Ok(0),
+            Err(e) => code(e),
+        }
+    })
+}
+
+fn set_error(mut env: FunctionEnvMut<'_, HostState>, ptr: i32, len: i32) -> HostResult {
+    guarded(&mut env, |env| {
+        if len as u32 > env.data().limits.error_message_bytes {
+            return code(ErrorCode::TooLarge);
+        }
+        let bytes = match read_guest(env, ptr, len) {
+            Ok(b) => b,
+            Err(e) => return code(e),
+        };
+        match String::from_utf8(bytes) {
+            Ok(message) => {
+                env.data_mut().error_message = Some(message);
+                Ok(0)
+            }
+            Err(_) => code(ErrorCode::InvalidUtf8),
+        }
+    })
+}
+
+fn log(mut env: FunctionEnvMut<'_, HostState>, level: i32, ptr: i32, len: i32) -> HostResult {
+    guarded(&mut env, |env| {
+        let Some(level) = LogLevel::from_i32(level) else {
+            return code(ErrorCode::InvalidArgument);
+        };
+        let state = env.data_mut();
+        let lines = state.log_lines + 1;
+        if lines > state.limits.log_lines {
+            return Err(Termination::Limit {
+                limit: LimitName::LogLines,
+                value: u64::from(state.limits.log_lines),
+            });
+        }
+        let bytes = state.log_bytes + u64::from(len as u32);
+        if bytes > state.limits.log_bytes {
+            return Err(Termination::Limit {
+                limit: LimitName::LogBytes,
+                value: state.limits.log_bytes,
+            });
+        }
+        let raw = match read_guest(env, ptr, len) {
+            Ok(b) => b,
+            Err(e) => return code(e),
+        };
+        let Ok(message) = std::str::from_utf8(&raw) else {
+            return code(ErrorCode::InvalidUtf8);
+        };
+        let state = env.data_mut();
+        state.log_lines = lines;
+        state.log_bytes = bytes;
+        if level >= state.tags.min_level {
+            let t = &state.tags;
+            t.sink.log(&LogRecord {
+                tenant: &t.tenant,
+                plugin: &t.plugin,
+                invocation_id: t.invocation_id,
+                level,
+                message,
+            });
+        }
+        Ok(0)
+    })
+}
+
+/// Builds the host function `f` for one invocation's store.
+pub(crate) fn function(store: &mut Store, env: &FunctionEnv<HostState>, f: HostFn) -> Function {
+    match f {
+        HostFn::InputLen => Function::new_typed_with_env(store, env, input_len),
+        HostFn::ReadInput => Function::new_typed_with_env(store, env, read_input),
+        HostFn::WriteOutput => Function::new_typed_with_env(store, env, write_output),
+        HostFn::SetError => Function::new_typed_with_env(store, env, set_error),
+        HostFn::Log => Function::new_typed_with_env(store, env, log),
+    }
+}

@@ -1,0 +1,396 @@
+//! One invocation: a fresh store and instance, limits, deadline, outcome.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bitvault_abi::{INITIALIZE_EXPORT, LimitName, Limits, LogLevel, MEMORY_EXPORT};
+use bytes::Bytes;
+use wasmer::sys::NativeEngineExt;
+use wasmer::{
+    Extern, FunctionEnv, Instance, InstantiationError, RuntimeError, Store, TypedFunction,
+};
+use wasmer_middlewares::metering::{self, MeteringPoints};
+
+use crate::Prepared;
+use crate::admission::START_EXPORT;
+use crate::error::{Frame, InvokeError, TrapInfo};
+use crate::host::{self, HostState, LogSink, Tags, Termination, TracingLogSink};
+use crate::tunables::{CallCeilings, CallTunables};
+
+/// Who an invocation runs for, under which limits, and where its log goes.
+#[derive(Clone)]
+pub struct CallContext {
+    /// The tenant, for log tags and spans.
+    pub tenant: Arc<str>,
+    /// The plugin, for log tags and spans.
+    pub plugin: Arc<str>,
+    /// The limits asked for; each is bounded by the runtime's maxima.
+    pub limits: Limits,
+    /// Where the plugin's log messages go.
+    pub log: Arc<dyn LogSink>,
+}
+
+impl CallContext {
+    /// A context with tenant and plugin `"-"`, the given limits, and the
+    /// [`TracingLogSink`].
+    pub fn new(limits: Limits) -> CallContext {
+        CallContext {
+            tenant: Arc::from("-"),
+            plugin: Arc::from("-"),
+            limits,
+            log: Arc::new(TracingLogSink),
+        }
+    }
+
+    /// The same context for another tenant and plugin.
+    pub fn for_plugin(mut self, tenant: &str, plugin: &str) -> CallContext {
+        self.tenant = Arc::from(tenant);
+        self.plugin = Arc::from(plugin);
+        self
+    }
+
+    /// The same context with another log sink.
+    pub fn with_log(mut self, sink: Arc<dyn LogSink>) -> CallContext {
+        self.log = sink;
+        self
+    }
+}
+
+/// What one invocation cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Metrics {
+    /// Fuel consumed (start function, `_initialize` and the export).
+    pub fuel_used: u64,
+    /// Wall time from the start of the invocation to its end.
+    pub wall: Duration,
+    /// Largest linear-memory size reached, in bytes.
+    pub memory_peak_bytes: u64,
+    /// Size of the request.
+    pub input_bytes: u64,
+    /// Size of the response written.
+    pub output_bytes: u64,
+    /// Host-function calls made.
+    pub host_calls: u64,
+    /// Log messages accepted.
+    pub log_lines: u32,
+    /// Log bytes accepted.
+    pub log_bytes: u64,
+}
+
+/// The result of one invocation: the response or a typed failure, and the
+/// metrics either way.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The invocation's id, unique within its runtime.
+    pub invocation_id: u64,
+    /// The response bytes, or how the call failed.
+    pub result: Result<Vec<u8>, InvokeError>,
+    /// What the call cost.
+    pub metrics: Metrics,
+}
+
+impl Outcome {
+    /// Whether the invocation succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+/// What the call path needs from an instance once it exists.
+struct Live {
+    instance: Instance,
+    /// The fuel budget set on the instance before any guest code ran.
+    budget: u64,
+}
+
+pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext) -> Outcome {
+    let started = Instant::now();
+    let rt = &p.runtime;
+    let invocation_id = rt.next_invocation_id();
+    let limits = rt.config.limits.bound(&ctx.limits);
+    let _span = tracing::debug_span!(
+        "invoke",
+        tenant = &*ctx.tenant,
+        plugin = &*ctx.plugin,
+        invocation = invocation_id,
+        export
+    )
+    .entered();
+
+    let mut metrics = Metrics {
+        input_bytes: input.len() as u64,
+        ..Metrics::default()
+    };
+    let fail = |e: InvokeError, mut m: Metrics| Outcome {
+        invocation_id,
+        result: Err(e),
+        metrics: {
+            m.wall = started.elapsed();
+            m
+        },
+    };
+
+    if let Err(e) = p.check_export(export) {
+        return fail(e, metrics);
+    }
+    if input.len() as u64 > limits.input_bytes {
+        return fail(
+            InvokeError::LimitExceeded {
+                limit: LimitName::InputBytes,
+                value: limits.input_bytes,
+            },
+            metrics,
+        );
+    }
+
+    let ceilings = Arc::new(CallCeilings::new(
+        limits.memory_bytes,
+        limits.table_elements,
+    ));
+    let mut engine = p.module.engine.clone();
+    engine.set_tunables(CallTunables::new(ceilings.clone()));
+    let mut store = Store::new(engine);
+    let deadline = started + limits.deadline();
+    let env = FunctionEnv::new(
+        &mut store,
+        HostState {
+            input,
+            output: Vec::new(),
+            error_message: None,
+            memory: None,
+            limits,
+            deadline,
+            host_calls: 0,
+            log_lines: 0,
+            log_bytes: 0,
+            tags: Tags {
+                tenant: ctx.tenant.clone(),
+                plugin: ctx.plugin.clone(),
+                invocation_id,
+                sink: ctx.log.clone(),
+                min_level: p.log_min_level.unwrap_or(LogLevel::Error),
+            },
+        },
+    );
+    let imports: Vec<Extern> = p
+        .plan
+        .iter()
+        .map(|f| Extern::Function(host::function(&mut store, &env, *f)))
+        .collect();
+
+    let armed = rt.watchdog.arm(deadline, store.interrupter());
+    let mut live: Option<Live> = None;
+    let result = run(
+        p, export, &mut store, &env, &imports, &limits, deadline, &mut live,
+    );
+    drop(armed);
+
+    // Metrics, whatever happened.
+    let state = env.as_mut(&mut store);
+    metrics.output_bytes = state.output.len() as u64;
+    metrics.host_calls = state.host_calls;
+    metrics.log_lines = state.log_lines;
+    metrics.log_bytes = state.log_bytes;
+    metrics.memory_peak_bytes = ceilings.peak_bytes();
+    let exhausted = match &live {
+        Some(l) => match metering::get_remaining_points(&mut store, &l.instance) {
+            MeteringPoints::Remaining(r) => {
+                metrics.fuel_used = l.budget.saturating_sub(r);
+                false
+            }
+            MeteringPoints::Exhausted => {
+                metrics.fuel_used = l.budget;
+                true
+            }
+        },
+        None => false,
+    };
+
+    let result = match result {
+        Ok(0) => Ok(std::mem::take(&mut env.as_mut(&mut store).output)),
+        Ok(code) => Err(InvokeError::PluginError {
+            code,
+            message: env.as_mut(&mut store).error_message.take(),
+        }),
+        Err(Failure::Early(e)) => Err(e),
+        Err(Failure::Instantiate(message)) => Err(match ceilings.refusal() {
+            Some(r) => InvokeError::MemoryLimit {
+                resource: r.resource,
+                requested: r.requested,
+                allowed: r.allowed,
+                trap: None,
+            },
+            None => InvokeError::Trap(TrapInfo {
+                code: None,
+                message: format!("instantiation failed: {message}"),
+                frames: Vec::new(),
+            }),
+        }),
+        Err(Failure::Runtime(err)) => Err(classify(err, &limits, exhausted, &ceilings)),
+    };
+    metrics.wall = started.elapsed();
+    if let Err(e) = &result {
+        tracing::debug!(kind = e.kind().name(), error = %e, "invocation failed");
+    }
+    Outcome {
+        invocation_id,
+        result,
+        metrics,
+    }
+}
+
+enum Failure {
+    /// Classified before or outside guest execution.
+    Early(InvokeError),
+    /// Instantiation failed before any guest code ran (a ceiling refused a
+    /// declared memory or table, or linking failed).
+    Instantiate(String),
+    /// A runtime error from guest execution, to classify.
+    Runtime(RuntimeError),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    p: &Prepared,
+    export: &str,
+    store: &mut Store,
+    env: &FunctionEnv<HostState>,
+    imports: &[Extern],
+    limits: &Limits,
+    deadline: Instant,
+    live: &mut Option<Live>,
+) -> Result<i32, Failure> {
+    let instance = match Instance::new_by_index(store, &p.module.module, imports) {
+        Ok(i) => i,
+        Err(InstantiationError::Start(e)) => return Err(Failure::Runtime(e)),
+        Err(e) => return Err(Failure::Instantiate(e.to_string())),
+    };
+    metering::set_remaining_points(store, &instance, limits.fuel);
+    env.as_mut(store).memory = instance.exports.get_memory(MEMORY_EXPORT).ok().cloned();
+    *live = Some(Live {
+        instance: instance.clone(),
+        budget: limits.fuel,
+    });
+
+    let deadline_passed = || {
+        Err(Failure::Early(InvokeError::Deadline {
+            deadline_ms: limits.deadline_ms,
+        }))
+    };
+    if p.module.report.has_start {
+        if Instant::now() >= deadline {
+            return deadline_passed();
+        }
+        let start: TypedFunction<(), ()> = instance
+            .exports
+            .get_typed_function(store, START_EXPORT)
+            .map_err(|e| Failure::Early(internal(e)))?;
+        start.call(store).map_err(Failure::Runtime)?;
+    }
+    if p.has_initialize {
+        if Instant::now() >= deadline {
+            return deadline_passed();
+        }
+        let init: TypedFunction<(), ()> = instance
+            .exports
+            .get_typed_function(store, INITIALIZE_EXPORT)
+            .map_err(|e| Failure::Early(internal(e)))?;
+        init.call(store).map_err(Failure::Runtime)?;
+    }
+    if Instant::now() >= deadline {
+        return deadline_passed();
+    }
+    let f: TypedFunction<(), i32> = instance
+        .exports
+        .get_typed_function(store, export)
+        .map_err(|e| Failure::Early(internal(e)))?;
+    f.call(store).map_err(Failure::Runtime)
+}
+
+/// An export that admission saw but the instance does not offer as typed:
+/// reported as a trap with the engine's words.
+fn internal(e: impl std::fmt::Display) -> InvokeError {
+    InvokeError::Trap(TrapInfo {
+        code: None,
+        message: e.to_string(),
+        frames: Vec::new(),
+    })
+}
+
+fn classify(
+    err: RuntimeError,
+    limits: &Limits,
+    fuel_exhausted: bool,
+    ceilings: &CallCeilings,
+) -> InvokeError {
+    let err = match err.downcast::<Termination>() {
+        Ok(t) => return t.into_error(limits),
+        Err(e) => e,
+    };
+    let code = err.clone().to_trap();
+    if code == Some(wasmer::sys::vm::TrapCode::HostInterrupt) {
+        return InvokeError::Deadline {
+            deadline_ms: limits.deadline_ms,
+        };
+    }
+    if fuel_exhausted {
+        return InvokeError::FuelExhausted { limit: limits.fuel };
+    }
+    let trap = trap_info(&err, code);
+    if let Some(r) = ceilings.refusal() {
+        return InvokeError::MemoryLimit {
+            resource: r.resource,
+            requested: r.requested,
+            allowed: r.allowed,
+            trap: Some(trap),
+        };
+    }
+    if code == Some(wasmer::sys::vm::TrapCode::StackOverflow) {
+        return InvokeError::StackExhausted;
+    }
+    InvokeError::Trap(trap)
+}
+
+fn trap_info(err: &RuntimeError, code: Option<wasmer::sys::vm::TrapCode>) -> TrapInfo {
+    TrapInfo {
+        code: code.map(|c| snake_case(&format!("{c:?}"))),
+        message: err.message(),
+        frames: err
+            .trace()
+            .iter()
+            .map(|f| Frame {
+                module: f.module_name().to_owned(),
+                func_index: f.func_index(),
+                func_name: f.function_name().map(str::to_owned),
+                module_offset: f.module_offset(),
+            })
+            .collect(),
+    }
+}
+
+fn snake_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for (i, ch) in s.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trap_codes_become_snake_case() {
+        assert_eq!(
+            super::snake_case("HeapAccessOutOfBounds"),
+            "heap_access_out_of_bounds"
+        );
+        assert_eq!(super::snake_case("StackOverflow"), "stack_overflow");
+    }
+}

@@ -1,0 +1,148 @@
+//! The core ABI functions: bounds checks, wrapping pairs, error codes, and
+//! data moving in and out.
+
+use anyhow::Result;
+use bitvault_abi::ErrorCode;
+
+use crate::{assert_serves, ctx, load, runtime};
+
+/// Calls each host function with a hostile `(ptr, len)` and writes the
+/// returned codes (as i32 LE) as the response, proving the guest got a code
+/// back and kept running.
+const HOSTILE: &str = r#"
+(module
+  (import "bitvault_v1" "read_input" (func $read (param i32 i32 i32) (result i32)))
+  (import "bitvault_v1" "write_output" (func $write (param i32 i32) (result i32)))
+  (import "bitvault_v1" "set_error" (func $err (param i32 i32) (result i32)))
+  (import "bitvault_v1" "log" (func $log (param i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func $rec (param $i i32) (param $v i32) (i32.store (i32.add (i32.const 1024) (i32.shl (local.get $i) (i32.const 2))) (local.get $v)))
+  (func (export "hostile") (result i32)
+    ;; one byte past the end
+    (call $rec (i32.const 0) (call $write (i32.const 65535) (i32.const 2)))
+    ;; ptr + len wraps 2^32 to a small value
+    (call $rec (i32.const 1) (call $write (i32.const -1) (i32.const 2)))
+    (call $rec (i32.const 2) (call $write (i32.const 16) (i32.const -1)))
+    ;; read_input into a buffer that leaves memory
+    (call $rec (i32.const 3) (call $read (i32.const 0) (i32.const 65530) (i32.const 100)))
+    ;; read_input at an offset past the end of the input
+    (call $rec (i32.const 4) (call $read (i32.const 1000) (i32.const 0) (i32.const 1)))
+    ;; log with an unknown level and with a wrapping pair
+    (call $rec (i32.const 5) (call $log (i32.const 9) (i32.const 0) (i32.const 1)))
+    (call $rec (i32.const 6) (call $log (i32.const 2) (i32.const -16) (i32.const 32)))
+    ;; set_error with invalid UTF-8 (0xff at 2000)
+    (i32.store8 (i32.const 2000) (i32.const 255))
+    (call $rec (i32.const 7) (call $err (i32.const 2000) (i32.const 1)))
+    ;; set_error longer than its bound
+    (call $rec (i32.const 8) (call $err (i32.const 0) (i32.const 60000)))
+    ;; the in-bounds edge: the last byte of memory
+    (call $rec (i32.const 9) (call $read (i32.const 0) (i32.const 65535) (i32.const 1)))
+    (drop (call $write (i32.const 1024) (i32.const 40)))
+    (i32.const 0)))
+"#;
+
+fn codes(bytes: &[u8]) -> Vec<i32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn hostile_pointers_and_lengths_get_error_codes() -> Result<()> {
+    let rt = runtime();
+    let p = load(&rt, HOSTILE)?;
+    let out = p.invoke("hostile", b"abc".to_vec(), &ctx());
+    let oob = ErrorCode::OutOfBounds.code();
+    assert_eq!(
+        codes(&out.result?),
+        [
+            oob,
+            oob,
+            oob,
+            oob,
+            ErrorCode::InvalidArgument.code(),
+            ErrorCode::InvalidArgument.code(),
+            oob,
+            ErrorCode::InvalidUtf8.code(),
+            ErrorCode::TooLarge.code(),
+            1,
+        ]
+    );
+    assert_serves(&rt)
+}
+
+#[test]
+fn host_functions_without_an_exported_memory_answer_no_memory() -> Result<()> {
+    let rt = runtime();
+    let p = load(
+        &rt,
+        r#"
+        (module
+          (import "bitvault_v1" "write_output" (func $w (param i32 i32) (result i32)))
+          (func (export "run") (result i32) (call $w (i32.const 0) (i32.const 0))))
+        "#,
+    )?;
+    let out = p.invoke("run", Vec::new(), &ctx());
+    let err = out.result.unwrap_err();
+    assert_eq!(
+        err,
+        bitvault_runtime::InvokeError::PluginError {
+            code: ErrorCode::NoMemory.code(),
+            message: None
+        }
+    );
+    Ok(())
+}
+
+#[test]
+fn input_can_be_read_in_chunks_until_zero() -> Result<()> {
+    let rt = runtime();
+    // Reads 3 bytes at a time at increasing offsets and writes each chunk.
+    let p = load(
+        &rt,
+        r#"
+        (module
+          (import "bitvault_v1" "read_input" (func $read (param i32 i32 i32) (result i32)))
+          (import "bitvault_v1" "write_output" (func $write (param i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (func (export "chunks") (result i32) (local $off i32) (local $n i32)
+            (block $done
+              (loop $l
+                (local.set $n (call $read (local.get $off) (i32.const 0) (i32.const 3)))
+                (br_if $done (i32.eqz (local.get $n)))
+                (drop (call $write (i32.const 0) (local.get $n)))
+                (local.set $off (i32.add (local.get $off) (local.get $n)))
+                (br $l)))
+            (i32.const 0)))
+        "#,
+    )?;
+    let input: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+    let out = p.invoke("chunks", input.clone(), &ctx());
+    assert_eq!(out.result?, input);
+    assert_eq!(out.metrics.host_calls, 2 * 334 + 1);
+    Ok(())
+}
+
+#[test]
+fn a_large_payload_round_trips() -> Result<()> {
+    let rt = runtime();
+    let p = load(
+        &rt,
+        r#"
+        (module
+          (import "bitvault_v1" "input_len" (func $len (result i32)))
+          (import "bitvault_v1" "read_input" (func $read (param i32 i32 i32) (result i32)))
+          (import "bitvault_v1" "write_output" (func $write (param i32 i32) (result i32)))
+          (memory (export "memory") 17)
+          (func (export "echo") (result i32) (local $n i32)
+            (local.set $n (call $len))
+            (drop (call $read (i32.const 0) (i32.const 0) (local.get $n)))
+            (call $write (i32.const 0) (local.get $n))))
+        "#,
+    )?;
+    let input: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i * 7 % 251) as u8).collect();
+    let out = p.invoke("echo", input.clone(), &ctx());
+    assert_eq!(out.result?, input);
+    Ok(())
+}
