@@ -204,11 +204,11 @@ pub enum ErrorCode {
     OutOfBounds = -1,
     /// The module exports no linear memory named [`MEMORY_EXPORT`].
     NoMemory = -2,
-    /// An argument is outside its documented range (a negative length or
-    /// offset, an offset past the end of the input, an unknown log level).
+    /// An argument is outside its documented range (an offset past the end
+    /// of the input, an unknown log level).
     InvalidArgument = -3,
-    /// A single argument exceeds its size bound (for example a log message
-    /// or an error message longer than its limit).
+    /// A single argument exceeds its size bound (a `set_error` message
+    /// longer than the `error_message_bytes` limit).
     TooLarge = -4,
     /// The bytes are not valid UTF-8 where text is required.
     InvalidUtf8 = -5,

@@ -17,7 +17,7 @@ pub enum LimitName {
     MemoryBytes,
     /// Elements of every table.
     TableElements,
-    /// Wall-clock time from instantiation to return.
+    /// Wall-clock time from the start of the invocation to its return.
     DeadlineMs,
     /// Bytes written with `write_output`.
     OutputBytes,

@@ -15,7 +15,7 @@
 use std::fmt;
 use std::ops::Range;
 
-use bitvault_abi::{Grants, HostFn, Signature, ValType};
+use bitvault_abi::{Grants, HostFn, INITIALIZE_EXPORT, Signature, ValType};
 use wasmparser::{Parser, Payload, TypeRef, Validator, WasmFeatures};
 
 use crate::config::{AdmissionLimit, AdmissionLimits};
@@ -330,8 +330,13 @@ fn limit(limit: AdmissionLimit, value: u64, max: u64) -> Result<(), LoadError> {
 fn malformed(e: wasmparser::BinaryReaderError) -> LoadError {
     LoadError::InvalidModule(InvalidModule::Malformed {
         offset: e.offset() as usize,
-        message: e.message().to_string(),
+        message: one_line(e.message()),
     })
+}
+
+/// The decoder's message on one line (some span several).
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Validates `wasm`, measures it against `limits` and reports on it.
@@ -511,7 +516,7 @@ pub(crate) fn admit(wasm: &[u8], limits: &AdmissionLimits) -> Result<Admitted, L
         let invalid = |e: wasmparser::BinaryReaderError| {
             LoadError::InvalidModule(InvalidModule::Validation {
                 offset: e.offset() as usize,
-                message: e.message().to_string(),
+                message: one_line(e.message()),
             })
         };
         if let wasmparser::ValidPayload::Func(func, body) =
@@ -520,6 +525,21 @@ pub(crate) fn admit(wasm: &[u8], limits: &AdmissionLimits) -> Result<Admitted, L
             func.into_validator(Default::default())
                 .validate(&body)
                 .map_err(invalid)?;
+        }
+    }
+
+    if let Some(e) = report.exports.iter().find(|e| e.name == INITIALIZE_EXPORT) {
+        let ok =
+            matches!(&e.desc, ExternDesc::Func(t) if t.params.is_empty() && t.results.is_empty());
+        if !ok {
+            return Err(LoadError::InvalidModule(InvalidModule::ExportType {
+                name: INITIALIZE_EXPORT.to_owned(),
+                expected: "a function () -> ()".to_owned(),
+                found: match &e.desc {
+                    ExternDesc::Func(t) => format!("a function {t}"),
+                    other => format!("a {}", other.kind()),
+                },
+            }));
         }
     }
 

@@ -189,6 +189,16 @@ pub enum InvalidModule {
         /// The export name.
         name: String,
     },
+    /// An export the host calls by name has the wrong type.
+    #[error("export `{name}` must be {expected}, found {found}")]
+    ExportType {
+        /// The export name.
+        name: String,
+        /// The type the host calls it with.
+        expected: String,
+        /// What the module exports under that name.
+        found: String,
+    },
     /// The compiler refused the module.
     #[error("compilation failed: {message}")]
     Compile {

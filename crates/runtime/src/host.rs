@@ -300,7 +300,8 @@ fn set_error(mut env: FunctionEnvMut<'_, HostState>, ptr: i32, len: i32) -> Host
         };
         match String::from_utf8(bytes) {
             Ok(message) => {
-                env.data_mut().error_message = Some(message);
+                // An empty message clears any earlier one.
+                env.data_mut().error_message = Some(message).filter(|m| !m.is_empty());
                 Ok(0)
             }
             Err(_) => code(ErrorCode::InvalidUtf8),
@@ -313,6 +314,19 @@ fn log(mut env: FunctionEnvMut<'_, HostState>, level: i32, ptr: i32, len: i32) -
         let Some(level) = LogLevel::from_i32(level) else {
             return code(ErrorCode::InvalidArgument);
         };
+        // A bad pair is the guest's error to handle, checked before the
+        // limits that would end the call.
+        {
+            let (state, store) = env.data_and_store_mut();
+            let Some(memory) = state.memory.as_ref() else {
+                return code(ErrorCode::NoMemory);
+            };
+            if let Err(e) =
+                guest_mem::check(ptr as u32, len as u32, memory.view(&store).data_size())
+            {
+                return code(e);
+            }
+        }
         let state = env.data_mut();
         let lines = state.log_lines + 1;
         if lines > state.limits.log_lines {

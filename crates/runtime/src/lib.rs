@@ -298,10 +298,8 @@ impl Runtime {
         grants: &Grants,
     ) -> Result<Prepared, LoadError> {
         let plan = module.report.link_plan(grants)?;
-        let has_initialize = module
-            .report
-            .export_func(INITIALIZE_EXPORT)
-            .is_some_and(|t| t.params.is_empty() && t.results.is_empty());
+        // Admission guarantees an exported `_initialize` is `() -> ()`.
+        let has_initialize = module.report.export_func(INITIALIZE_EXPORT).is_some();
         Ok(Prepared {
             runtime: self.inner.clone(),
             has_initialize,

@@ -39,6 +39,10 @@ struct EntryState {
 #[derive(Default)]
 struct Queue {
     entries: BTreeMap<Key, Entry>,
+    /// When the timer thread will next wake by itself; `None` while it
+    /// waits for work. A new entry wakes it only if it is due earlier, so a
+    /// steady stream of calls with similar deadlines costs no wake-ups.
+    sleeping_until: Option<Instant>,
     shutdown: bool,
 }
 
@@ -109,7 +113,7 @@ impl Watchdog {
             self.shared.next_id.fetch_add(1, Ordering::Relaxed),
         );
         let state = Arc::new(EntryState::default());
-        let earliest = {
+        let wake = {
             let mut q = self.shared.lock();
             q.entries.insert(
                 key,
@@ -118,9 +122,17 @@ impl Watchdog {
                     state: state.clone(),
                 },
             );
-            q.entries.first_key_value().map(|(k, _)| *k) == Some(key)
+            match q.sleeping_until {
+                Some(t) if t <= deadline => false,
+                _ => {
+                    // Due before the thread's next wake-up (or it is idle):
+                    // it must re-plan now.
+                    q.sleeping_until = Some(deadline);
+                    true
+                }
+            }
         };
-        if earliest {
+        if wake {
             self.shared.wake.notify_one();
         }
         Armed {
@@ -154,10 +166,12 @@ fn run(shared: &Shared) {
         }
         let now = Instant::now();
         let Some((&(deadline, _), _)) = q.entries.first_key_value() else {
+            q.sleeping_until = None;
             q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
             continue;
         };
         if deadline > now {
+            q.sleeping_until = Some(deadline);
             q = shared
                 .wake
                 .wait_timeout(q, deadline - now)

@@ -146,3 +146,53 @@ fn a_large_payload_round_trips() -> Result<()> {
     assert_eq!(out.result?, input);
     Ok(())
 }
+
+#[test]
+fn a_bad_log_pair_gets_a_code_before_any_log_limit() -> Result<()> {
+    let rt = runtime();
+    let p = load(
+        &rt,
+        r#"
+        (module
+          (import "bitvault_v1" "log" (func $log (param i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          ;; a length far over the log budget, and out of bounds
+          (func (export "run") (result i32) (call $log (i32.const 2) (i32.const 0) (i32.const -1))))
+        "#,
+    )?;
+    let out = p.invoke("run", Vec::new(), &ctx());
+    assert_eq!(
+        out.result.unwrap_err(),
+        bitvault_runtime::InvokeError::PluginError {
+            code: ErrorCode::OutOfBounds.code(),
+            message: None
+        }
+    );
+    Ok(())
+}
+
+#[test]
+fn an_empty_error_message_clears_an_earlier_one() -> Result<()> {
+    let rt = runtime();
+    let p = load(
+        &rt,
+        r#"
+        (module
+          (import "bitvault_v1" "set_error" (func $e (param i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "first")
+          (func (export "run") (result i32)
+            (drop (call $e (i32.const 0) (i32.const 5)))
+            (drop (call $e (i32.const 0) (i32.const 0)))
+            (i32.const 3)))
+        "#,
+    )?;
+    assert_eq!(
+        p.invoke("run", Vec::new(), &ctx()).result.unwrap_err(),
+        bitvault_runtime::InvokeError::PluginError {
+            code: 3,
+            message: None
+        }
+    );
+    Ok(())
+}

@@ -705,3 +705,23 @@ fn every_call_gets_a_fresh_instance() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn a_wrongly_typed_initialize_fails_admission() -> Result<()> {
+    let rt = runtime();
+    let err = rt
+        .load(
+            &wat::parse_str(r#"(module (func (export "_initialize") (param i32)))"#)?,
+            &Grants::core(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        LoadError::InvalidModule(InvalidModule::ExportType {
+            name: "_initialize".into(),
+            expected: "a function () -> ()".into(),
+            found: "a function (i32) -> ()".into(),
+        })
+    );
+    Ok(())
+}
