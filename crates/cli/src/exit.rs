@@ -1,0 +1,47 @@
+//! Exit statuses of `bitvault-plugin`: one table for every command, the
+//! same with and without `--json`, documented in `docs/cli.md`.
+
+use bitvault_runtime::ErrorKind;
+
+/// The plugin ran (or the module was inspected) successfully.
+pub const SUCCESS: u8 = 0;
+
+/// A host error: a file could not be read, stdout could not be written, the
+/// runtime could not start. No plugin outcome is reported.
+pub const HOST_ERROR: u8 = 1;
+
+// Exit status 2 is clap's, for bad arguments; nothing here returns it.
+
+/// The exit status of a failure of `kind`. Codes 10 to 21, in
+/// [`ErrorKind::ALL`] order.
+pub const fn code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::FuelExhausted => 10,
+        ErrorKind::MemoryLimit => 11,
+        ErrorKind::LimitExceeded => 12,
+        ErrorKind::Deadline => 13,
+        ErrorKind::Trap => 14,
+        ErrorKind::StackExhausted => 15,
+        ErrorKind::OutputLimit => 16,
+        ErrorKind::CapabilityDenied => 17,
+        ErrorKind::InvalidModule => 18,
+        ErrorKind::MissingExport => 19,
+        ErrorKind::PluginError => 20,
+        ErrorKind::HostPanic => 21,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_distinct_and_follow_the_kind_order() {
+        let codes: Vec<u8> = ErrorKind::ALL.iter().map(|k| code(*k)).collect();
+        let expected: Vec<u8> = (10..10 + ErrorKind::ALL.len() as u8).collect();
+        assert_eq!(codes, expected);
+        for c in codes {
+            assert!(![SUCCESS, HOST_ERROR, 2].contains(&c));
+        }
+    }
+}

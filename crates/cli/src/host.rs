@@ -1,0 +1,189 @@
+//! What the commands share: reading the module and the input, limits from
+//! flags, the runtime, the stderr log sink, and writing to stdout.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use bitvault_abi::{Grants, LimitPolicy, Limits};
+use bitvault_runtime::{LogRecord, LogSink, Metrics, Prepared, Runtime, RuntimeConfig};
+
+use crate::json::{self, Failure};
+
+/// The per-invocation limits a command can override. Anything not given is
+/// the host's default; anything over the host's maximum is lowered to it.
+#[derive(Debug, clap::Args)]
+pub struct LimitArgs {
+    /// Fuel budget: one unit per executed wasm operator.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Ceiling on linear memory, in MiB.
+    #[arg(long, value_name = "N")]
+    memory_mib: Option<u64>,
+    /// Wall-clock deadline of the invocation, in milliseconds.
+    #[arg(long, value_name = "N")]
+    timeout_ms: Option<u64>,
+}
+
+impl LimitArgs {
+    /// `policy.default` overridden by the flags and bounded by `policy.max`,
+    /// with a warning on stderr for each flag that had to be lowered.
+    pub fn limits(&self, policy: &LimitPolicy) -> Limits {
+        let mut asked = policy.default;
+        if let Some(fuel) = self.fuel {
+            asked.fuel = fuel;
+        }
+        if let Some(mib) = self.memory_mib {
+            asked.memory_bytes = mib.saturating_mul(1 << 20);
+        }
+        if let Some(ms) = self.timeout_ms {
+            asked.deadline_ms = ms;
+        }
+        for (name, value) in asked.exceeding(&policy.max) {
+            warn(&format!(
+                "{name} of {value} is over the host maximum of {}; using the maximum",
+                policy.max.get(name)
+            ));
+        }
+        policy.bound(&asked)
+    }
+}
+
+/// The request given to the plugin.
+#[derive(Debug, clap::Args)]
+pub struct InputArg {
+    /// A file whose bytes are the request, or `-` for stdin [default: empty]
+    #[arg(long, value_name = "FILE|-")]
+    input: Option<PathBuf>,
+}
+
+impl InputArg {
+    /// Reads the request: the file, stdin, or nothing.
+    ///
+    /// # Errors
+    /// When the file or stdin cannot be read.
+    pub fn read(&self) -> Result<Vec<u8>> {
+        match &self.input {
+            None => Ok(Vec::new()),
+            Some(p) if p.as_os_str() == "-" => {
+                let mut buf = Vec::new();
+                std::io::stdin()
+                    .lock()
+                    .read_to_end(&mut buf)
+                    .context("cannot read the input from stdin")?;
+                Ok(buf)
+            }
+            Some(p) => {
+                std::fs::read(p).with_context(|| format!("cannot read input `{}`", p.display()))
+            }
+        }
+    }
+}
+
+/// Reads a module file. WebAssembly text is compiled to a binary; anything
+/// else is passed on as it is, for the runtime to judge.
+///
+/// # Errors
+/// The outer error is a host error (the file cannot be read); the inner one
+/// is an `invalid_module` failure for text that does not parse.
+pub fn read_module(path: &Path) -> Result<Result<Vec<u8>, Failure>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read module `{}`", path.display()))?;
+    if wat::Detect::from_bytes(&bytes) != wat::Detect::WasmText {
+        return Ok(Ok(bytes));
+    }
+    Ok(match wat::Parser::new().parse_bytes(Some(path), &bytes) {
+        Ok(wasm) => Ok(wasm.into_owned()),
+        Err(e) => Err(Failure::unparsable_text(&e)),
+    })
+}
+
+/// A runtime with the standard configuration.
+///
+/// # Errors
+/// When the runtime cannot start (its watchdog thread).
+pub fn runtime() -> Result<Runtime> {
+    Runtime::new(RuntimeConfig::new()).context("cannot start the plugin runtime")
+}
+
+/// Admits and compiles `wasm` with the core ABI granted.
+pub fn load(runtime: &Runtime, wasm: &[u8]) -> Result<Prepared, Failure> {
+    runtime
+        .load(wasm, &Grants::core())
+        .map_err(|e| Failure::from_load(&e))
+}
+
+/// Reports a failure that happened before anything ran (the module could
+/// not be parsed, admitted or linked) and returns its exit status: with
+/// `json`, the outcome object with zero metrics; otherwise the error line.
+///
+/// # Errors
+/// When stdout cannot be written.
+pub fn fail_before_running(failure: &Failure, json: bool) -> Result<u8> {
+    if json {
+        print_json(&json::outcome(
+            0,
+            &Err(failure.clone()),
+            &Metrics::default(),
+        ))?;
+    } else {
+        print_failure(failure);
+    }
+    Ok(failure.exit_code())
+}
+
+/// Prints `error: <kind>: <message>` on stderr.
+pub fn print_failure(failure: &Failure) {
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "error: {}: {}",
+        failure.kind(),
+        failure.message()
+    );
+}
+
+/// Prints a warning on stderr.
+pub fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
+}
+
+/// Writes bytes to stdout.
+///
+/// # Errors
+/// When stdout is closed or cannot be written.
+pub fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .context("cannot write to stdout")
+}
+
+/// Writes one JSON value and a newline to stdout.
+///
+/// # Errors
+/// When stdout is closed or cannot be written.
+pub fn print_json(value: &serde_json::Value) -> Result<()> {
+    write_stdout(format!("{value}\n").as_bytes())
+}
+
+/// A [`LogSink`] writing each plugin message to stderr as one line,
+/// `[level] message`, with control characters escaped so that a message
+/// cannot forge further lines.
+#[derive(Debug, Clone, Copy)]
+pub struct StderrLog;
+
+impl LogSink for StderrLog {
+    fn log(&self, record: &LogRecord<'_>) {
+        let mut line = format!("[{}] ", record.level);
+        for c in record.message.chars() {
+            if c.is_control() {
+                line.extend(c.escape_default());
+            } else {
+                line.push(c);
+            }
+        }
+        line.push('\n');
+        // A log line that cannot be written must not end the invocation.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}

@@ -1,0 +1,64 @@
+//! `bitvault-plugin run`: one invocation with the core ABI granted.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use bitvault_runtime::{CallContext, Metrics};
+
+use crate::host::{self, InputArg, LimitArgs, StderrLog};
+use crate::json::{self, Failure};
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plugin: a `.wasm` binary or WebAssembly text.
+    module: PathBuf,
+    /// The export to invoke, a `() -> i32` function.
+    export: String,
+    #[command(flatten)]
+    input: InputArg,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Print one JSON object describing the outcome instead of the output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the command and returns the exit status.
+///
+/// # Errors
+/// Host errors: the module or input cannot be read, the runtime cannot
+/// start, stdout cannot be written.
+pub fn run(args: &Args) -> Result<u8> {
+    let wasm = host::read_module(&args.module)?;
+    let input = args.input.read()?;
+    let runtime = host::runtime()?;
+    let limits = args.limits.limits(&runtime.config().limits);
+
+    let plugin = match wasm.and_then(|w| host::load(&runtime, &w)) {
+        Ok(p) => p,
+        Err(failure) => return host::fail_before_running(&failure, args.json),
+    };
+    let ctx = CallContext::new(limits).with_log(Arc::new(StderrLog));
+    let outcome = plugin.invoke(&args.export, input, &ctx);
+    let result = outcome.result.map_err(|e| Failure::from_invoke(&e));
+    report(outcome.invocation_id, &result, &outcome.metrics, args.json)?;
+    Ok(result
+        .as_ref()
+        .err()
+        .map_or(crate::exit::SUCCESS, Failure::exit_code))
+}
+
+fn report(id: u64, result: &Result<Vec<u8>, Failure>, m: &Metrics, json: bool) -> Result<()> {
+    if json {
+        return host::print_json(&json::outcome(id, result, m));
+    }
+    match result {
+        Ok(output) => host::write_stdout(output),
+        Err(failure) => {
+            host::print_failure(failure);
+            Ok(())
+        }
+    }
+}

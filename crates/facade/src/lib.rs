@@ -1,0 +1,41 @@
+//! BitVault Plugins: sandboxed WebAssembly plugins with capability grants,
+//! hard per-invocation limits and typed outcomes.
+//!
+//! This crate is the public API in one place. It re-exports the capability
+//! ABI ([`abi`]) and the runtime ([`Runtime`], [`Prepared`], [`Outcome`]).
+//!
+//! ```
+//! use bitvault_plugins::{CallContext, Grants, LimitPolicy, Runtime, RuntimeConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let wasm = wat::parse_str(r#"
+//!     (module
+//!       (import "bitvault_v1" "write_output" (func $w (param i32 i32) (result i32)))
+//!       (memory (export "memory") 1)
+//!       (data (i32.const 0) "hi")
+//!       (func (export "greet") (result i32)
+//!         (drop (call $w (i32.const 0) (i32.const 2)))
+//!         (i32.const 0)))
+//! "#)?;
+//! let runtime = Runtime::new(RuntimeConfig::new())?;
+//! let plugin = runtime.load(&wasm, &Grants::core())?;
+//! let outcome = plugin.invoke("greet", Vec::new(), &CallContext::new(LimitPolicy::standard().default));
+//! assert_eq!(outcome.result?, b"hi");
+//! # Ok(()) }
+//! ```
+//!
+//! What exists today: the runtime and the core `bitvault_v1` ABI
+//! (`input_len`, `read_input`, `write_output`, `set_error`, `log`). Scoped
+//! HTTP, KV, events, config, the WASI shim, the extension points, signed
+//! packages and registries are not built yet.
+#![forbid(unsafe_code)]
+
+/// The capability ABI: host function names and signatures, error codes,
+/// limits and grants.
+pub use bitvault_abi as abi;
+
+pub use bitvault_abi::{Grants, LimitPolicy, Limits};
+pub use bitvault_runtime::{
+    CallContext, CompiledModule, Compiler, ErrorKind, InvokeError, LoadError, LogSink, Metrics,
+    ModuleReport, Outcome, Prepared, Runtime, RuntimeConfig,
+};
