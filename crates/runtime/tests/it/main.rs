@@ -2,6 +2,7 @@
 //! concern.
 
 mod abi;
+mod c_plugin;
 mod cache;
 mod concurrency;
 mod limits;

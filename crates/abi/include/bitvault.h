@@ -1,0 +1,125 @@
+/*
+ * bitvault.h: the BitVault Plugins capability ABI, version 1, for C and
+ * C++ plugins compiled to WebAssembly (wasm32).
+ *
+ * This header is kept in step with the Rust definitions in the
+ * `bitvault-abi` crate (`crates/abi/src/lib.rs`); `crates/abi/tests/header.rs`
+ * fails when they disagree. The normative specification is `docs/abi.md`.
+ *
+ * Conventions:
+ * - Every host function is imported from the module "bitvault_v1".
+ * - Pointers and lengths are offsets and sizes in the plugin's own linear
+ *   memory, which must be exported as "memory" (wasm-ld does so by default).
+ *   The host interprets them as unsigned 32-bit values.
+ * - A host function that refuses a request returns a negative
+ *   BITVAULT_ERR_* code and the plugin keeps running. Failures that end the
+ *   call (output limit, log or host-call limits, the deadline) never return.
+ * - An entry point is an exported function `int32_t name(void)`: 0 means
+ *   success, any other value is the plugin's own error code.
+ */
+#ifndef BITVAULT_H
+#define BITVAULT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The ABI version this header describes (import module "bitvault_v1"). */
+#define BITVAULT_ABI_VERSION 1
+
+/* Error codes returned by host functions. */
+
+/* A (ptr, len) pair does not lie inside the plugin's linear memory
+ * (including pairs whose end wraps past 2^32). */
+#define BITVAULT_ERR_OUT_OF_BOUNDS (-1)
+/* The module exports no linear memory named "memory". */
+#define BITVAULT_ERR_NO_MEMORY (-2)
+/* An argument is outside its range (an offset past the end of the input,
+ * an unknown log level). */
+#define BITVAULT_ERR_INVALID_ARGUMENT (-3)
+/* A single argument exceeds its size bound (an error message longer than
+ * the error_message_bytes limit). */
+#define BITVAULT_ERR_TOO_LARGE (-4)
+/* The bytes are not valid UTF-8 where text is required. */
+#define BITVAULT_ERR_INVALID_UTF8 (-5)
+
+/* Log levels for bitvault_log. */
+#define BITVAULT_LOG_TRACE 0
+#define BITVAULT_LOG_DEBUG 1
+#define BITVAULT_LOG_INFO 2
+#define BITVAULT_LOG_WARN 3
+#define BITVAULT_LOG_ERROR 4
+
+/* Exports a function under `name`, e.g.
+ *   BITVAULT_EXPORT(run) int32_t run(void) { ... }
+ */
+#define BITVAULT_EXPORT(name) __attribute__((export_name(#name)))
+
+/* Converts a pointer into linear memory to the int32_t the host functions
+ * take, e.g. bitvault_write_output(BITVAULT_PTR(buf), n). */
+#define BITVAULT_PTR(p) ((int32_t)(uintptr_t)(p))
+
+/*
+ * bitvault_v1.input_len: () -> i32
+ *
+ * Returns the length in bytes of this invocation's request. Never fails.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("input_len")))
+int32_t bitvault_input_len(void);
+
+/*
+ * bitvault_v1.read_input: (offset: i32, ptr: i32, len: i32) -> i32
+ *
+ * Copies up to `len` request bytes, starting at request offset `offset`, to
+ * linear memory at `ptr`. Returns the number of bytes copied, which is 0 when
+ * `offset` equals the request length (the end), or:
+ * - BITVAULT_ERR_INVALID_ARGUMENT if `offset` is past the end of the request,
+ * - BITVAULT_ERR_NO_MEMORY if the module exports no "memory",
+ * - BITVAULT_ERR_OUT_OF_BOUNDS if the whole buffer (ptr, len) does not lie
+ *   in linear memory, even when fewer bytes would be copied.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("read_input")))
+int32_t bitvault_read_input(int32_t offset, int32_t ptr, int32_t len);
+
+/*
+ * bitvault_v1.write_output: (ptr: i32, len: i32) -> i32
+ *
+ * Appends `len` bytes at `ptr` to the response. Returns 0, or
+ * BITVAULT_ERR_NO_MEMORY or BITVAULT_ERR_OUT_OF_BOUNDS (checked before the
+ * output limit). If the response would exceed the output limit the call
+ * ends with the `output_limit` outcome and this function does not return.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("write_output")))
+int32_t bitvault_write_output(int32_t ptr, int32_t len);
+
+/*
+ * bitvault_v1.set_error: (ptr: i32, len: i32) -> i32
+ *
+ * Sets the UTF-8 message that accompanies a non-zero return code of the
+ * entry point, replacing any earlier one. Returns 0, or
+ * BITVAULT_ERR_TOO_LARGE (len over the error_message_bytes limit),
+ * BITVAULT_ERR_NO_MEMORY, BITVAULT_ERR_OUT_OF_BOUNDS or
+ * BITVAULT_ERR_INVALID_UTF8.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("set_error")))
+int32_t bitvault_set_error(int32_t ptr, int32_t len);
+
+/*
+ * bitvault_v1.log: (level: i32, ptr: i32, len: i32) -> i32
+ *
+ * Logs a UTF-8 message at a BITVAULT_LOG_* level. Returns 0, or
+ * BITVAULT_ERR_INVALID_ARGUMENT (unknown level), BITVAULT_ERR_NO_MEMORY,
+ * BITVAULT_ERR_OUT_OF_BOUNDS or BITVAULT_ERR_INVALID_UTF8. If the message
+ * would exceed the log_lines or log_bytes limit the call ends and this
+ * function does not return.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("log")))
+int32_t bitvault_log(int32_t level, int32_t ptr, int32_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BITVAULT_H */
