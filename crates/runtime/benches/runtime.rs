@@ -7,7 +7,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bitvault_abi::{Grants, LimitPolicy, Limits};
 use bitvault_runtime::{CacheKey, CallContext, DiskCache, Runtime, RuntimeConfig};
@@ -275,14 +275,10 @@ fn compute(c: &mut Criterion) {
     }
 }
 
-fn threads(c: &mut Criterion) {
-    let rt = Runtime::new(RuntimeConfig::new()).unwrap();
-    let p = rt
-        .load(&wat::parse_str(NOOP).unwrap(), &Grants::core())
-        .unwrap();
-    let ctx = CallContext::new(limits());
-    let mut g = c.benchmark_group("throughput_noop_invocations");
+/// Times batches of `call` spread over one and over two threads.
+fn one_vs_two_threads(c: &mut Criterion, group: &str, call: impl Fn() + Sync) {
     const BATCH: u64 = 2_000;
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(BATCH));
     for threads in [1u64, 2] {
         g.bench_with_input(
@@ -290,23 +286,15 @@ fn threads(c: &mut Criterion) {
             &threads,
             |b, &threads| {
                 b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
+                    let start = Instant::now();
                     for _ in 0..iters {
-                        let start = Instant::now();
                         std::thread::scope(|s| {
                             for _ in 0..threads {
-                                s.spawn(|| {
-                                    for _ in 0..BATCH / threads {
-                                        black_box(
-                                            p.invoke("noop", Vec::new(), &ctx).result.unwrap(),
-                                        );
-                                    }
-                                });
+                                s.spawn(|| (0..BATCH / threads).for_each(|_| call()));
                             }
                         });
-                        total += start.elapsed();
                     }
-                    total
+                    start.elapsed()
                 })
             },
         );
@@ -314,47 +302,26 @@ fn threads(c: &mut Criterion) {
     g.finish();
 }
 
-fn raw_threads(c: &mut Criterion) {
+fn threads(c: &mut Criterion) {
+    let rt = Runtime::new(RuntimeConfig::new()).unwrap();
+    let p = rt
+        .load(&wat::parse_str(NOOP).unwrap(), &Grants::core())
+        .unwrap();
+    let ctx = CallContext::new(limits());
+    one_vs_two_threads(c, "throughput_noop_invocations", || {
+        black_box(p.invoke("noop", Vec::new(), &ctx).result.unwrap());
+    });
+
     let engine = metered_engine();
     let module = Module::new(&engine, wat::parse_str(NOOP).unwrap()).unwrap();
-    let mut g = c.benchmark_group("throughput_noop_raw_engine");
-    const BATCH: u64 = 2_000;
-    g.throughput(Throughput::Elements(BATCH));
-    for threads in [1u64, 2] {
-        g.bench_with_input(
-            BenchmarkId::new("threads", threads),
-            &threads,
-            |b, &threads| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let start = Instant::now();
-                        std::thread::scope(|s| {
-                            for _ in 0..threads {
-                                s.spawn(|| {
-                                    for _ in 0..BATCH / threads {
-                                        let mut store = Store::new(engine.clone());
-                                        let instance =
-                                            Instance::new(&mut store, &module, &imports! {})
-                                                .unwrap();
-                                        set_remaining_points(&mut store, &instance, 1_000_000);
-                                        let f: TypedFunction<(), i32> = instance
-                                            .exports
-                                            .get_typed_function(&store, "noop")
-                                            .unwrap();
-                                        black_box(f.call(&mut store).unwrap());
-                                    }
-                                });
-                            }
-                        });
-                        total += start.elapsed();
-                    }
-                    total
-                })
-            },
-        );
-    }
-    g.finish();
+    one_vs_two_threads(c, "throughput_noop_raw_engine", || {
+        let mut store = Store::new(engine.clone());
+        let instance = Instance::new(&mut store, &module, &imports! {}).unwrap();
+        set_remaining_points(&mut store, &instance, 1_000_000);
+        let f: TypedFunction<(), i32> =
+            instance.exports.get_typed_function(&store, "noop").unwrap();
+        black_box(f.call(&mut store).unwrap());
+    });
 }
 
 criterion_group!(
@@ -363,7 +330,6 @@ criterion_group!(
     fresh_invoke,
     echo_1mib,
     compute,
-    threads,
-    raw_threads
+    threads
 );
 criterion_main!(benches);
