@@ -44,6 +44,19 @@ extern "C" {
 #define BITVAULT_ERR_TOO_LARGE (-4)
 /* The bytes are not valid UTF-8 where text is required. */
 #define BITVAULT_ERR_INVALID_UTF8 (-5)
+/* The key does not exist (config_get), or no result is staged
+ * (result_read). */
+#define BITVAULT_ERR_NOT_FOUND (-6)
+/* The function is linked but its capability is withheld (clock_now,
+ * random_fill). */
+#define BITVAULT_ERR_NOT_PERMITTED (-7)
+
+/* Clocks for bitvault_clock_now. */
+#define BITVAULT_CLOCK_WALL 0      /* ms since the Unix epoch */
+#define BITVAULT_CLOCK_MONOTONIC 1 /* ms since the invocation started */
+
+/* The most bytes one bitvault_random_fill call may ask for. */
+#define BITVAULT_RANDOM_FILL_MAX 65536
 
 /* Log levels for bitvault_log. */
 #define BITVAULT_LOG_TRACE 0
@@ -117,6 +130,50 @@ int32_t bitvault_set_error(int32_t ptr, int32_t len);
  */
 __attribute__((import_module("bitvault_v1"), import_name("log")))
 int32_t bitvault_log(int32_t level, int32_t ptr, int32_t len);
+
+/*
+ * bitvault_v1.result_read: (offset: i32, ptr: i32, len: i32) -> i32
+ *
+ * Copies up to len bytes of the staged result (the value of the last
+ * successful config_get), starting at offset, to ptr. Returns the number of
+ * bytes copied (0 at the end), or BITVAULT_ERR_NOT_FOUND (nothing staged),
+ * BITVAULT_ERR_INVALID_ARGUMENT (offset past the end),
+ * BITVAULT_ERR_NO_MEMORY or BITVAULT_ERR_OUT_OF_BOUNDS.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("result_read")))
+int32_t bitvault_result_read(int32_t offset, int32_t ptr, int32_t len);
+
+/*
+ * bitvault_v1.config_get: (key_ptr: i32, key_len: i32) -> i32
+ *
+ * Looks up the install-time configuration value of a UTF-8 key. Returns
+ * the value's length and stages it for bitvault_result_read, or
+ * BITVAULT_ERR_NOT_FOUND, BITVAULT_ERR_NO_MEMORY,
+ * BITVAULT_ERR_OUT_OF_BOUNDS or BITVAULT_ERR_INVALID_UTF8.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("config_get")))
+int32_t bitvault_config_get(int32_t key_ptr, int32_t key_len);
+
+/*
+ * bitvault_v1.clock_now: (clock: i32) -> i64
+ *
+ * The time in whole milliseconds on a BITVAULT_CLOCK_* clock, or
+ * BITVAULT_ERR_NOT_PERMITTED (clock withheld) or
+ * BITVAULT_ERR_INVALID_ARGUMENT (unknown clock).
+ */
+__attribute__((import_module("bitvault_v1"), import_name("clock_now")))
+int64_t bitvault_clock_now(int32_t clock);
+
+/*
+ * bitvault_v1.random_fill: (ptr: i32, len: i32) -> i32
+ *
+ * Fills len bytes at ptr from the host's CSPRNG. Returns 0, or
+ * BITVAULT_ERR_NOT_PERMITTED (randomness withheld), BITVAULT_ERR_TOO_LARGE
+ * (len over BITVAULT_RANDOM_FILL_MAX), BITVAULT_ERR_NO_MEMORY or
+ * BITVAULT_ERR_OUT_OF_BOUNDS.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("random_fill")))
+int32_t bitvault_random_fill(int32_t ptr, int32_t len);
 
 #ifdef __cplusplus
 }

@@ -14,14 +14,33 @@ pub enum CapabilityKind {
     Io,
     /// Levelled, bounded logging: `log`.
     Log,
+    /// The install-time configuration: `config_get`.
+    Config,
+    /// Coarse (1 ms) wall-clock and monotonic time: `clock_now`. A soft
+    /// capability: always linked; withheld, it answers `not_permitted`.
+    Clock,
+    /// Random bytes from the host's CSPRNG: `random_fill`. A soft
+    /// capability: always linked; withheld, it answers `not_permitted`.
+    Random,
 }
 
 impl CapabilityKind {
+    /// Whether a module may import the capability's functions even when it
+    /// is not granted (they then answer `not_permitted`). Clocks and
+    /// randomness are soft so that a host or grant can withhold them without
+    /// making common toolchains' modules fail admission.
+    pub const fn is_soft(self) -> bool {
+        matches!(self, CapabilityKind::Clock | CapabilityKind::Random)
+    }
+
     /// The stable lower-case name used in grant files and messages.
     pub const fn name(self) -> &'static str {
         match self {
             CapabilityKind::Io => "io",
             CapabilityKind::Log => "log",
+            CapabilityKind::Config => "config",
+            CapabilityKind::Clock => "clock",
+            CapabilityKind::Random => "random",
         }
     }
 }
@@ -55,43 +74,97 @@ pub struct Grants {
     /// The `log` function and its scope; `None` withholds it.
     #[serde(default)]
     pub log: Option<LogGrant>,
+    /// Whether `config_get` is linked.
+    #[serde(default)]
+    pub config: bool,
+    /// Whether `clock_now` answers (it is linked either way).
+    #[serde(default)]
+    pub clock: bool,
+    /// Whether `random_fill` answers (it is linked either way).
+    #[serde(default)]
+    pub random: bool,
+}
+
+/// A grant file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid grant file: {message}")]
+pub struct GrantFileError {
+    /// What is wrong, with its position where known.
+    pub message: String,
 }
 
 impl Grants {
     /// Nothing granted:
     /// - no request or response functions (`io` false),
-    /// - no logging (`log` none).
+    /// - no logging (`log` none),
+    /// - no configuration (`config` false),
+    /// - clocks and randomness withheld (`clock`, `random` false: linked,
+    ///   answering `not_permitted`).
     ///
-    /// A module with any `bitvault_v1` import fails admission under it.
+    /// A module importing any other `bitvault_v1` function fails admission
+    /// under it.
     pub fn none() -> Grants {
         Grants {
             io: false,
             log: None,
+            config: false,
+            clock: false,
+            random: false,
         }
     }
 
-    /// The core ABI: request and response functions, and logging at every
-    /// level. This is what `bitvault-plugin run` grants.
+    /// The core ABI: request and response functions, logging at every
+    /// level, configuration, the coarse clocks and randomness. This is what
+    /// `bitvault-plugin run` grants.
     pub fn core() -> Grants {
         Grants {
             io: true,
             log: Some(LogGrant {
                 min_level: LogLevel::Trace,
             }),
+            config: true,
+            clock: true,
+            random: true,
         }
     }
 
-    /// Whether the capability family is granted.
+    /// Reads a grant file (TOML). Every capability absent from the file is
+    /// withheld; unknown keys are refused.
+    ///
+    /// ```toml
+    /// io = true
+    /// config = true
+    /// clock = true
+    /// random = false
+    ///
+    /// [log]
+    /// min_level = "info"
+    /// ```
+    ///
+    /// # Errors
+    /// [`GrantFileError`] for TOML syntax errors, unknown keys or values of
+    /// the wrong type.
+    pub fn from_toml(text: &str) -> Result<Grants, GrantFileError> {
+        toml::from_str(text).map_err(|e| GrantFileError {
+            message: e.to_string().trim().replace('\n', " "),
+        })
+    }
+
+    /// Whether the capability is granted.
     pub fn grants(&self, kind: CapabilityKind) -> bool {
         match kind {
             CapabilityKind::Io => self.io,
             CapabilityKind::Log => self.log.is_some(),
+            CapabilityKind::Config => self.config,
+            CapabilityKind::Clock => self.clock,
+            CapabilityKind::Random => self.random,
         }
     }
 
-    /// Whether `f` would be linked under these grants.
+    /// Whether a module may import `f` under these grants: its capability
+    /// is granted, or is soft ([`CapabilityKind::is_soft`]).
     pub fn permits(&self, f: HostFn) -> bool {
-        self.grants(f.capability())
+        f.capability().is_soft() || self.grants(f.capability())
     }
 
     /// The host functions these grants link, in [`HostFn::ALL`] order.
@@ -105,9 +178,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn none_links_nothing_and_core_links_everything() {
-        assert_eq!(Grants::none().linked().count(), 0);
+    fn none_links_only_soft_functions_and_core_links_everything() {
+        let none: Vec<_> = Grants::none().linked().collect();
+        assert_eq!(none, [HostFn::ClockNow, HostFn::RandomFill]);
+        assert!(!Grants::none().grants(CapabilityKind::Clock));
         assert_eq!(Grants::core().linked().count(), HostFn::ALL.len());
+    }
+
+    #[test]
+    fn grant_files_deny_what_they_do_not_name() -> Result<(), GrantFileError> {
+        let g = Grants::from_toml("io = true\n[log]\nmin_level = \"warn\"\n")?;
+        assert!(g.io && !g.config && !g.clock && !g.random);
+        assert_eq!(g.log.map(|l| l.min_level), Some(LogLevel::Warn));
+        assert_eq!(Grants::from_toml("")?, Grants::none());
+        Ok(())
+    }
+
+    #[test]
+    fn grant_files_refuse_unknown_keys_and_wrong_types() {
+        let e = Grants::from_toml("io = true\nnetwork = true\n").unwrap_err();
+        assert!(e.message.contains("network"), "{e}");
+        assert!(Grants::from_toml("io = \"yes\"").is_err());
+        assert!(Grants::from_toml("[log]\nmin_level = \"loud\"").is_err());
     }
 
     #[test]

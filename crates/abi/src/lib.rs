@@ -37,7 +37,7 @@
 mod grants;
 mod limits;
 
-pub use grants::{CapabilityKind, Grants, LogGrant};
+pub use grants::{CapabilityKind, GrantFileError, Grants, LogGrant};
 pub use limits::{LimitName, LimitPolicy, Limits};
 
 use std::fmt;
@@ -57,6 +57,30 @@ pub const MEMORY_EXPORT: &str = "memory";
 /// The export called once on every fresh instance before the invoked export,
 /// when a module has it (a WASI reactor's initialiser).
 pub const INITIALIZE_EXPORT: &str = "_initialize";
+
+/// The most bytes one `random_fill` call may ask for.
+pub const RANDOM_FILL_MAX: u32 = 64 * 1024;
+
+/// The clocks `clock_now` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ClockId {
+    /// Wall-clock time: milliseconds since the Unix epoch (0).
+    Wall = 0,
+    /// Monotonic time: milliseconds since the invocation started (1).
+    Monotonic = 1,
+}
+
+impl ClockId {
+    /// The clock for a guest-supplied value, if it is one.
+    pub fn from_i32(id: i32) -> Option<ClockId> {
+        match id {
+            0 => Some(ClockId::Wall),
+            1 => Some(ClockId::Monotonic),
+            _ => None,
+        }
+    }
+}
 
 /// A WebAssembly value type used in host function signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -127,6 +151,25 @@ pub enum HostFn {
     /// `log(level: i32, ptr: i32, len: i32) -> i32`: a UTF-8 log message at
     /// a [`LogLevel`]; 0 or an [`ErrorCode`].
     Log,
+    /// `result_read(offset: i32, ptr: i32, len: i32) -> i32`: copy up to
+    /// `len` bytes of the staged result (set by the last call that returned
+    /// a variable-size value, such as `config_get`) starting at `offset`;
+    /// returns bytes copied (0 at the end) or an [`ErrorCode`].
+    ResultRead,
+    /// `config_get(key_ptr: i32, key_len: i32) -> i32`: look up the
+    /// install-time configuration value of a UTF-8 key; returns its length
+    /// and stages it for `result_read`, or an [`ErrorCode`]
+    /// ([`ErrorCode::NotFound`] for an unknown key).
+    ConfigGet,
+    /// `clock_now(clock: i32) -> i64`: the time in milliseconds on a
+    /// [`ClockId`], or an [`ErrorCode`] ([`ErrorCode::NotPermitted`] when
+    /// the clock is withheld).
+    ClockNow,
+    /// `random_fill(ptr: i32, len: i32) -> i32`: fill `len` bytes (at most
+    /// [`RANDOM_FILL_MAX`]) with bytes from the host's CSPRNG; 0 or an
+    /// [`ErrorCode`] ([`ErrorCode::NotPermitted`] when randomness is
+    /// withheld).
+    RandomFill,
 }
 
 impl HostFn {
@@ -137,6 +180,10 @@ impl HostFn {
         HostFn::WriteOutput,
         HostFn::SetError,
         HostFn::Log,
+        HostFn::ResultRead,
+        HostFn::ConfigGet,
+        HostFn::ClockNow,
+        HostFn::RandomFill,
     ];
 
     /// The import name inside [`NAMESPACE`].
@@ -147,6 +194,10 @@ impl HostFn {
             HostFn::WriteOutput => "write_output",
             HostFn::SetError => "set_error",
             HostFn::Log => "log",
+            HostFn::ResultRead => "result_read",
+            HostFn::ConfigGet => "config_get",
+            HostFn::ClockNow => "clock_now",
+            HostFn::RandomFill => "random_fill",
         }
     }
 
@@ -157,13 +208,19 @@ impl HostFn {
                 params: &[],
                 results: &[I32],
             },
-            HostFn::ReadInput | HostFn::Log => Signature {
+            HostFn::ReadInput | HostFn::Log | HostFn::ResultRead => Signature {
                 params: &[I32, I32, I32],
                 results: &[I32],
             },
-            HostFn::WriteOutput | HostFn::SetError => Signature {
-                params: &[I32, I32],
-                results: &[I32],
+            HostFn::WriteOutput | HostFn::SetError | HostFn::ConfigGet | HostFn::RandomFill => {
+                Signature {
+                    params: &[I32, I32],
+                    results: &[I32],
+                }
+            }
+            HostFn::ClockNow => Signature {
+                params: &[I32],
+                results: &[ValType::I64],
             },
         }
     }
@@ -171,10 +228,15 @@ impl HostFn {
     /// The capability whose grant links this function.
     pub const fn capability(self) -> CapabilityKind {
         match self {
-            HostFn::InputLen | HostFn::ReadInput | HostFn::WriteOutput | HostFn::SetError => {
-                CapabilityKind::Io
-            }
+            HostFn::InputLen
+            | HostFn::ReadInput
+            | HostFn::WriteOutput
+            | HostFn::SetError
+            | HostFn::ResultRead => CapabilityKind::Io,
             HostFn::Log => CapabilityKind::Log,
+            HostFn::ConfigGet => CapabilityKind::Config,
+            HostFn::ClockNow => CapabilityKind::Clock,
+            HostFn::RandomFill => CapabilityKind::Random,
         }
     }
 
@@ -212,6 +274,12 @@ pub enum ErrorCode {
     TooLarge = -4,
     /// The bytes are not valid UTF-8 where text is required.
     InvalidUtf8 = -5,
+    /// The key does not exist (`config_get`), or there is no staged result
+    /// (`result_read`).
+    NotFound = -6,
+    /// The function is linked but its capability is withheld (`clock_now`,
+    /// `random_fill`).
+    NotPermitted = -7,
 }
 
 impl ErrorCode {
@@ -222,6 +290,8 @@ impl ErrorCode {
         ErrorCode::InvalidArgument,
         ErrorCode::TooLarge,
         ErrorCode::InvalidUtf8,
+        ErrorCode::NotFound,
+        ErrorCode::NotPermitted,
     ];
 
     /// The value returned to the guest.
@@ -237,6 +307,8 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => "invalid_argument",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::InvalidUtf8 => "invalid_utf8",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::NotPermitted => "not_permitted",
         }
     }
 
@@ -338,6 +410,7 @@ mod tests {
             HostFn::Log.signature().to_string(),
             "(i32, i32, i32) -> i32"
         );
+        assert_eq!(HostFn::ClockNow.signature().to_string(), "(i32) -> i64");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Result;
 use bitvault_runtime::{CallContext, ErrorKind, LogRecord, LogSink};
 
-use crate::host::{self, InputArg, LimitArgs};
+use crate::host::{self, GrantArgs, InputArg, LimitArgs};
 use crate::json::{self, Failure, micros};
 
 /// Arguments of `bench`.
@@ -26,6 +26,8 @@ pub struct Args {
     calls: u64,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    grant: GrantArgs,
     /// Print one JSON object instead of the summary.
     #[arg(long)]
     json: bool,
@@ -89,15 +91,18 @@ pub fn bench(args: &Args) -> Result<u8> {
     let input = args.input.read()?;
     let runtime = host::runtime()?;
     let limits = args.limits.limits(&runtime.config().limits);
+    let grants = args.grant.grants()?;
 
     let started = Instant::now();
-    let plugin = match wasm.and_then(|w| host::load(&runtime, &w)) {
+    let plugin = match wasm.and_then(|w| host::load(&runtime, &w, &grants)) {
         Ok(p) => p,
         Err(failure) => return host::fail_before_running(&failure, args.json),
     };
     let load_us = micros(started.elapsed());
 
-    let ctx = CallContext::new(limits).with_log(Arc::new(Discard));
+    let ctx = CallContext::new(limits)
+        .with_log(Arc::new(Discard))
+        .with_config(args.grant.config());
     let mut latencies = Vec::new();
     let mut fuel = Vec::new();
     let mut counts = vec![0u64; ErrorKind::ALL.len()];

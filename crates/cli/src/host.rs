@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use bitvault_abi::{Grants, LimitPolicy, Limits};
-use bitvault_runtime::{LogRecord, LogSink, Metrics, Prepared, Runtime, RuntimeConfig};
+use bitvault_runtime::{
+    LogRecord, LogSink, Metrics, PluginConfig, Prepared, Runtime, RuntimeConfig,
+};
 
 use crate::json::{self, Failure};
 
@@ -46,6 +48,48 @@ impl LimitArgs {
             ));
         }
         policy.bound(&asked)
+    }
+}
+
+/// What the plugin is granted, and its configuration.
+#[derive(Debug, clap::Args)]
+pub struct GrantArgs {
+    /// A grant file (TOML, see docs/abi.md) [default: the core ABI: io,
+    /// log, config, clock and random]
+    #[arg(long, value_name = "FILE")]
+    grant: Option<PathBuf>,
+    /// A configuration value the plugin reads with `config_get`; repeatable
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config_pair)]
+    config: Vec<(String, String)>,
+}
+
+fn parse_config_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
+}
+
+impl GrantArgs {
+    /// The grants: the file's, or the core ABI.
+    ///
+    /// # Errors
+    /// When the grant file cannot be read or is not a valid grant file.
+    pub fn grants(&self) -> Result<Grants> {
+        match &self.grant {
+            None => Ok(Grants::core()),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read grant file `{}`", path.display()))?;
+                Grants::from_toml(&text)
+                    .with_context(|| format!("cannot use grant file `{}`", path.display()))
+            }
+        }
+    }
+
+    /// The configuration given with `--config` (a later key wins).
+    pub fn config(&self) -> PluginConfig {
+        self.config.iter().cloned().collect()
     }
 }
 
@@ -106,10 +150,10 @@ pub fn runtime() -> Result<Runtime> {
     Runtime::new(RuntimeConfig::new()).context("cannot start the plugin runtime")
 }
 
-/// Admits and compiles `wasm` with the core ABI granted.
-pub fn load(runtime: &Runtime, wasm: &[u8]) -> Result<Prepared, Failure> {
+/// Admits and compiles `wasm` under `grants`.
+pub fn load(runtime: &Runtime, wasm: &[u8], grants: &Grants) -> Result<Prepared, Failure> {
     runtime
-        .load(wasm, &Grants::core())
+        .load(wasm, grants)
         .map_err(|e| Failure::from_load(&e))
 }
 

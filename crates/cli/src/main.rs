@@ -2,6 +2,7 @@
 //! command line.
 //!
 //! - `run MODULE EXPORT` invokes one export once with the core ABI granted
+//!   (or what a `--grant` file names)
 //!   and prints the plugin's output, or with `--json` one JSON object
 //!   describing the outcome;
 //! - `inspect MODULE` reports a module's imports, exports, memories and
@@ -35,7 +36,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Invoke one export once, with the core ABI granted.
+    /// Invoke one export once, with the core ABI (or a grant file's) granted.
     Run(run::Args),
     /// Report a module's imports, exports, memories and tables without
     /// compiling it.

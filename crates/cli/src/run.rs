@@ -1,4 +1,5 @@
-//! `bitvault-plugin run`: one invocation with the core ABI granted.
+//! `bitvault-plugin run`: one invocation with the core ABI (or a grant
+//! file's capabilities) granted.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -6,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use bitvault_runtime::{CallContext, Metrics};
 
-use crate::host::{self, InputArg, LimitArgs, StderrLog};
+use crate::host::{self, GrantArgs, InputArg, LimitArgs, StderrLog};
 use crate::json::{self, Failure};
 
 /// Arguments of `run`.
@@ -20,6 +21,8 @@ pub struct Args {
     input: InputArg,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    grant: GrantArgs,
     /// Print one JSON object describing the outcome instead of the output.
     #[arg(long)]
     json: bool,
@@ -35,12 +38,15 @@ pub fn run(args: &Args) -> Result<u8> {
     let input = args.input.read()?;
     let runtime = host::runtime()?;
     let limits = args.limits.limits(&runtime.config().limits);
+    let grants = args.grant.grants()?;
 
-    let plugin = match wasm.and_then(|w| host::load(&runtime, &w)) {
+    let plugin = match wasm.and_then(|w| host::load(&runtime, &w, &grants)) {
         Ok(p) => p,
         Err(failure) => return host::fail_before_running(&failure, args.json),
     };
-    let ctx = CallContext::new(limits).with_log(Arc::new(StderrLog));
+    let ctx = CallContext::new(limits)
+        .with_log(Arc::new(StderrLog))
+        .with_config(args.grant.config());
     let outcome = plugin.invoke(&args.export, input, &ctx);
     let result = outcome.result.map_err(|e| Failure::from_invoke(&e));
     report(outcome.invocation_id, &result, &outcome.metrics, args.json)?;

@@ -24,10 +24,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! What exists today: the runtime and the core `bitvault_v1` ABI
-//! (`input_len`, `read_input`, `write_output`, `set_error`, `log`). Scoped
-//! HTTP, KV, events, config, the WASI shim, the extension points, signed
-//! packages and registries are not built yet.
+//! What exists today: the runtime and the `bitvault_v1` functions for the
+//! request, response, errors, logging, configuration, clocks and
+//! randomness. Scoped HTTP, KV and events for plugins, the WASI shim, the
+//! extension points, signed packages and registries are not built yet.
 #![forbid(unsafe_code)]
 
 /// The capability ABI: host function names and signatures, error codes,

@@ -9,11 +9,12 @@
 //! the call is returned as a [`Termination`], which the engine turns into a
 //! trap that the invocation maps back to a typed outcome.
 
+use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use bitvault_abi::{ErrorCode, HostFn, LimitName, Limits, LogLevel};
+use bitvault_abi::{ClockId, ErrorCode, HostFn, LimitName, Limits, LogLevel, RANDOM_FILL_MAX};
 use bytes::Bytes;
 use wasmer::{Function, FunctionEnv, FunctionEnvMut, Memory, Store};
 
@@ -157,9 +158,18 @@ pub(crate) struct Tags {
     pub(crate) min_level: LogLevel,
 }
 
+/// A plugin's install-time configuration: read-only UTF-8 keys and values.
+pub type PluginConfig = BTreeMap<String, String>;
+
 /// The state of one invocation, owned by its store.
 pub(crate) struct HostState {
     pub(crate) input: Bytes,
+    /// The last variable-size result, read with `result_read`.
+    pub(crate) staged: Option<Bytes>,
+    pub(crate) config: Arc<PluginConfig>,
+    pub(crate) clock: bool,
+    pub(crate) random: bool,
+    pub(crate) started: Instant,
     pub(crate) output: Vec<u8>,
     pub(crate) error_message: Option<String>,
     pub(crate) memory: Option<Memory>,
@@ -171,7 +181,7 @@ pub(crate) struct HostState {
     pub(crate) tags: Tags,
 }
 
-type HostResult = Result<i32, Termination>;
+type HostResult<T = i32> = Result<T, Termination>;
 
 impl HostState {
     /// Accounts for one host call and checks the deadline.
@@ -192,10 +202,10 @@ impl HostState {
 
 /// Runs a host function body with call accounting, the deadline check and
 /// panic containment.
-fn guarded(
+fn guarded<T>(
     env: &mut FunctionEnvMut<'_, HostState>,
-    body: impl FnOnce(&mut FunctionEnvMut<'_, HostState>) -> Result<i32, Termination>,
-) -> HostResult {
+    body: impl FnOnce(&mut FunctionEnvMut<'_, HostState>) -> Result<T, Termination>,
+) -> HostResult<T> {
     env.data_mut().enter()?;
     match catch_unwind(AssertUnwindSafe(|| body(env))) {
         Ok(r) => r,
@@ -235,6 +245,39 @@ fn input_len(mut env: FunctionEnvMut<'_, HostState>) -> HostResult {
     guarded(&mut env, |env| Ok(env.data().input.len() as i32))
 }
 
+/// Copies `source[offset..]` into the guest buffer `(ptr, len)`: the read
+/// half of the variable-size pattern, shared by `read_input` and
+/// `result_read`.
+fn copy_out(
+    env: &mut FunctionEnvMut<'_, HostState>,
+    source: impl FnOnce(&HostState) -> Option<Bytes>,
+    offset: i32,
+    ptr: i32,
+    len: i32,
+) -> HostResult {
+    let (state, store) = env.data_and_store_mut();
+    let Some(source) = source(state) else {
+        return code(ErrorCode::NotFound);
+    };
+    let offset = offset as u32 as usize;
+    let Some(rest) = source.get(offset..) else {
+        return code(ErrorCode::InvalidArgument);
+    };
+    let n = rest.len().min(len as u32 as usize).min(i32::MAX as usize);
+    let Some(memory) = state.memory.as_ref() else {
+        return code(ErrorCode::NoMemory);
+    };
+    let view = memory.view(&store);
+    // The whole buffer the guest offered must be its own memory.
+    if let Err(e) = guest_mem::check(ptr as u32, len as u32, view.data_size()) {
+        return code(e);
+    }
+    match guest_mem::write(&view, ptr as u32, &rest[..n]) {
+        Ok(()) => Ok(n as i32),
+        Err(e) => code(e),
+    }
+}
+
 fn read_input(
     mut env: FunctionEnvMut<'_, HostState>,
     offset: i32,
@@ -242,27 +285,90 @@ fn read_input(
     len: i32,
 ) -> HostResult {
     guarded(&mut env, |env| {
-        let (state, store) = env.data_and_store_mut();
-        let offset = offset as u32 as usize;
-        let Some(rest) = state.input.get(offset..) else {
-            return code(ErrorCode::InvalidArgument);
+        copy_out(env, |s| Some(s.input.clone()), offset, ptr, len)
+    })
+}
+
+fn result_read(
+    mut env: FunctionEnvMut<'_, HostState>,
+    offset: i32,
+    ptr: i32,
+    len: i32,
+) -> HostResult {
+    guarded(&mut env, |env| {
+        copy_out(env, |s| s.staged.clone(), offset, ptr, len)
+    })
+}
+
+fn config_get(mut env: FunctionEnvMut<'_, HostState>, key_ptr: i32, key_len: i32) -> HostResult {
+    guarded(&mut env, |env| {
+        let key = match read_guest(env, key_ptr, key_len) {
+            Ok(k) => k,
+            Err(e) => return code(e),
         };
-        let n = rest.len().min(len as u32 as usize).min(i32::MAX as usize);
-        let Some(memory) = state.memory.as_ref() else {
-            return code(ErrorCode::NoMemory);
+        let Ok(key) = std::str::from_utf8(&key) else {
+            return code(ErrorCode::InvalidUtf8);
         };
-        let view = memory.view(&store);
-        // The whole buffer the guest offered must be its own memory.
-        if let Err(e) = guest_mem::check(ptr as u32, len as u32, view.data_size()) {
-            return code(e);
-        }
-        match guest_mem::write(&view, ptr as u32, &rest[..n]) {
-            Ok(()) => Ok(n as i32),
-            Err(e) => code(e),
+        let state = env.data_mut();
+        match state.config.get(key) {
+            Some(value) if value.len() <= i32::MAX as usize => {
+                let len = value.len() as i32;
+                state.staged = Some(Bytes::copy_from_slice(value.as_bytes()));
+                Ok(len)
+            }
+            Some(_) => code(ErrorCode::TooLarge),
+            None => {
+                state.staged = None;
+                code(ErrorCode::NotFound)
+            }
         }
     })
 }
 
+fn clock_now(mut env: FunctionEnvMut<'_, HostState>, clock: i32) -> HostResult<i64> {
+    guarded(&mut env, |env| {
+        let state = env.data();
+        if !state.clock {
+            return Ok(i64::from(ErrorCode::NotPermitted.code()));
+        }
+        // Milliseconds: the coarsening that keeps clocks from serving as a
+        // fine timer for side channels.
+        Ok(match ClockId::from_i32(clock) {
+            Some(ClockId::Wall) => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            Some(ClockId::Monotonic) => state.started.elapsed().as_millis() as i64,
+            None => i64::from(ErrorCode::InvalidArgument.code()),
+        })
+    })
+}
+
+fn random_fill(mut env: FunctionEnvMut<'_, HostState>, ptr: i32, len: i32) -> HostResult {
+    guarded(&mut env, |env| {
+        let (state, store) = env.data_and_store_mut();
+        if !state.random {
+            return code(ErrorCode::NotPermitted);
+        }
+        if len as u32 > RANDOM_FILL_MAX {
+            return code(ErrorCode::TooLarge);
+        }
+        let Some(memory) = state.memory.as_ref() else {
+            return code(ErrorCode::NoMemory);
+        };
+        let view = memory.view(&store);
+        if let Err(e) = guest_mem::check(ptr as u32, len as u32, view.data_size()) {
+            return code(e);
+        }
+        let mut buf = vec![0u8; len as u32 as usize];
+        if let Err(e) = getrandom::fill(&mut buf) {
+            return Err(Termination::Panic(format!("host CSPRNG failed: {e}")));
+        }
+        match guest_mem::write(&view, ptr as u32, &buf) {
+            Ok(()) => Ok(0),
+            Err(e) => code(e),
+        }
+    })
+}
 fn write_output(mut env: FunctionEnvMut<'_, HostState>, ptr: i32, len: i32) -> HostResult {
     guarded(&mut env, |env| {
         let (state, store) = env.data_and_store_mut();
@@ -374,5 +480,9 @@ pub(crate) fn function(store: &mut Store, env: &FunctionEnv<HostState>, f: HostF
         HostFn::WriteOutput => Function::new_typed_with_env(store, env, write_output),
         HostFn::SetError => Function::new_typed_with_env(store, env, set_error),
         HostFn::Log => Function::new_typed_with_env(store, env, log),
+        HostFn::ResultRead => Function::new_typed_with_env(store, env, result_read),
+        HostFn::ConfigGet => Function::new_typed_with_env(store, env, config_get),
+        HostFn::ClockNow => Function::new_typed_with_env(store, env, clock_now),
+        HostFn::RandomFill => Function::new_typed_with_env(store, env, random_fill),
     }
 }

@@ -14,7 +14,7 @@ use wasmer_middlewares::metering::{self, MeteringPoints};
 use crate::Prepared;
 use crate::admission::START_EXPORT;
 use crate::error::{Frame, InvokeError, TrapInfo};
-use crate::host::{self, HostState, LogSink, Tags, Termination, TracingLogSink};
+use crate::host::{self, HostState, LogSink, PluginConfig, Tags, Termination, TracingLogSink};
 use crate::tunables::{CallCeilings, CallTunables};
 
 /// Who an invocation runs for, under which limits, and where its log goes.
@@ -28,18 +28,27 @@ pub struct CallContext {
     pub limits: Limits,
     /// Where the plugin's log messages go.
     pub log: Arc<dyn LogSink>,
+    /// The plugin's install-time configuration, read with `config_get`.
+    pub config: Arc<PluginConfig>,
 }
 
 impl CallContext {
-    /// A context with tenant and plugin `"-"`, the given limits, and the
-    /// [`TracingLogSink`].
+    /// A context with tenant and plugin `"-"`, the given limits, the
+    /// [`TracingLogSink`] and an empty configuration.
     pub fn new(limits: Limits) -> CallContext {
         CallContext {
             tenant: Arc::from("-"),
             plugin: Arc::from("-"),
             limits,
             log: Arc::new(TracingLogSink),
+            config: Arc::new(PluginConfig::new()),
         }
+    }
+
+    /// The same context with another configuration.
+    pub fn with_config(mut self, config: PluginConfig) -> CallContext {
+        self.config = Arc::new(config);
+        self
     }
 
     /// The same context for another tenant and plugin.
@@ -155,6 +164,11 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
         &mut store,
         HostState {
             input,
+            staged: None,
+            config: ctx.config.clone(),
+            clock: p.clock,
+            random: p.random,
+            started,
             output: Vec::new(),
             error_message: None,
             memory: None,

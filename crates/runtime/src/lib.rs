@@ -86,7 +86,7 @@ pub use error::{
     DeniedImport, DenyReason, ErrorKind, Frame, InvalidModule, InvokeError, LoadError,
     RuntimeError, TrapInfo,
 };
-pub use host::{LogRecord, LogSink, MemoryLogSink, OwnedLogRecord, TracingLogSink};
+pub use host::{LogRecord, LogSink, MemoryLogSink, OwnedLogRecord, PluginConfig, TracingLogSink};
 pub use invoke::{CallContext, Metrics, Outcome};
 pub use tunables::{Refusal, Resource};
 pub use watchdog::RETRY_INTERVAL;
@@ -179,6 +179,8 @@ pub struct Prepared {
     plan: Arc<[HostFn]>,
     has_initialize: bool,
     log_min_level: Option<LogLevel>,
+    clock: bool,
+    random: bool,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -305,6 +307,8 @@ impl Runtime {
             has_initialize,
             plan: plan.into(),
             log_min_level: grants.log.as_ref().map(|l| l.min_level),
+            clock: grants.clock,
+            random: grants.random,
             module,
         })
     }

@@ -4,6 +4,7 @@
 
 mod bench;
 mod errors;
+mod grants;
 mod inspect;
 mod outcomes;
 mod run;

@@ -196,3 +196,150 @@ fn an_empty_error_message_clears_an_earlier_one() -> Result<()> {
     );
     Ok(())
 }
+
+/// Reads config key "greeting" through the staged-result pattern and echoes
+/// the value; reports the codes for a missing key and a read with nothing
+/// staged.
+const CONFIG: &str = r#"
+(module
+  (import "bitvault_v1" "config_get" (func $get (param i32 i32) (result i32)))
+  (import "bitvault_v1" "result_read" (func $read (param i32 i32 i32) (result i32)))
+  (import "bitvault_v1" "write_output" (func $write (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "greeting")
+  (data (i32.const 16) "missing")
+  (func (export "staged_before_any_get") (result i32)
+    (call $read (i32.const 0) (i32.const 100) (i32.const 10)))
+  (func (export "missing") (result i32)
+    (call $get (i32.const 16) (i32.const 7)))
+  (func (export "greet") (result i32) (local $n i32) (local $off i32) (local $got i32)
+    (local.set $n (call $get (i32.const 0) (i32.const 8)))
+    (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (local.get $n))))
+    ;; read it back 4 bytes at a time
+    (block $done
+      (loop $l
+        (local.set $got (call $read (local.get $off) (i32.const 1024) (i32.const 4)))
+        (br_if $done (i32.eqz (local.get $got)))
+        (drop (call $write (i32.const 1024) (local.get $got)))
+        (local.set $off (i32.add (local.get $off) (local.get $got)))
+        (br $l)))
+    (i32.const 0)))
+"#;
+
+#[test]
+fn config_values_are_read_through_the_staged_result() -> Result<()> {
+    let rt = runtime();
+    let p = load(&rt, CONFIG)?;
+    let mut config = bitvault_runtime::PluginConfig::new();
+    config.insert("greeting".into(), "hello from the install".into());
+    let ctx = ctx().with_config(config);
+    assert_eq!(
+        p.invoke("greet", Vec::new(), &ctx).result?,
+        b"hello from the install"
+    );
+    let code_of = |export: &str| match p.invoke(export, Vec::new(), &ctx).result {
+        Err(bitvault_runtime::InvokeError::PluginError { code, .. }) => code,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(code_of("missing"), ErrorCode::NotFound.code());
+    assert_eq!(code_of("staged_before_any_get"), ErrorCode::NotFound.code());
+    Ok(())
+}
+
+#[test]
+fn config_is_denied_unless_granted() -> Result<()> {
+    let rt = runtime();
+    let grants = bitvault_abi::Grants {
+        config: false,
+        ..bitvault_abi::Grants::core()
+    };
+    let err = rt.load(&wat::parse_str(CONFIG)?, &grants).unwrap_err();
+    assert!(err.to_string().contains("bitvault_v1.config_get"), "{err}");
+    Ok(())
+}
+
+const CLOCK_AND_RANDOM: &str = r#"
+(module
+  (import "bitvault_v1" "clock_now" (func $now (param i32) (result i64)))
+  (import "bitvault_v1" "random_fill" (func $rand (param i32 i32) (result i32)))
+  (import "bitvault_v1" "write_output" (func $write (param i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (func (export "times") (result i32)
+    (i64.store (i32.const 0) (call $now (i32.const 0)))
+    (i64.store (i32.const 8) (call $now (i32.const 1)))
+    (i64.store (i32.const 16) (call $now (i32.const 7)))
+    (call $write (i32.const 0) (i32.const 24)))
+  (func (export "random") (result i32) (local $r i32)
+    (local.set $r (call $rand (i32.const 0) (i32.const 32)))
+    (if (i32.ne (local.get $r) (i32.const 0)) (then (return (local.get $r))))
+    (call $write (i32.const 0) (i32.const 32)))
+  (func (export "random_too_much") (result i32)
+    (call $rand (i32.const 0) (i32.const 65537))))
+"#;
+
+fn i64s(bytes: &[u8]) -> Vec<i64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+#[test]
+fn clocks_are_coarse_milliseconds() -> Result<()> {
+    let rt = runtime();
+    let p = load(&rt, CLOCK_AND_RANDOM)?;
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    let out = i64s(&p.invoke("times", Vec::new(), &ctx()).result?);
+    let after = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    assert!(out[0] >= before.as_millis() as i64 && out[0] <= after.as_millis() as i64);
+    assert!(
+        (0..1000).contains(&out[1]),
+        "monotonic ms since the call began: {}",
+        out[1]
+    );
+    assert_eq!(out[2], i64::from(ErrorCode::InvalidArgument.code()));
+    Ok(())
+}
+
+#[test]
+fn random_bytes_differ_between_calls_and_are_bounded() -> Result<()> {
+    let rt = runtime();
+    let p = load(&rt, CLOCK_AND_RANDOM)?;
+    let a = p.invoke("random", Vec::new(), &ctx()).result?;
+    let b = p.invoke("random", Vec::new(), &ctx()).result?;
+    assert_eq!(a.len(), 32);
+    assert_ne!(a, b);
+    assert_ne!(a, [0u8; 32]);
+    assert_eq!(
+        p.invoke("random_too_much", Vec::new(), &ctx())
+            .result
+            .unwrap_err(),
+        bitvault_runtime::InvokeError::PluginError {
+            code: ErrorCode::TooLarge.code(),
+            message: None
+        }
+    );
+    Ok(())
+}
+
+#[test]
+fn withheld_clock_and_randomness_link_but_answer_not_permitted() -> Result<()> {
+    let rt = runtime();
+    let grants = bitvault_abi::Grants {
+        clock: false,
+        random: false,
+        ..bitvault_abi::Grants::core()
+    };
+    let p = rt.load(&wat::parse_str(CLOCK_AND_RANDOM)?, &grants)?;
+    let out = i64s(&p.invoke("times", Vec::new(), &ctx()).result?);
+    let denied = i64::from(ErrorCode::NotPermitted.code());
+    assert_eq!(out, [denied, denied, denied]);
+    assert_eq!(
+        p.invoke("random", Vec::new(), &ctx()).result.unwrap_err(),
+        bitvault_runtime::InvokeError::PluginError {
+            code: ErrorCode::NotPermitted.code(),
+            message: None
+        }
+    );
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! `--grant FILE` and `--config KEY=VALUE`.
+
+use anyhow::Result;
+
+use crate::Sandbox;
+
+/// Writes the value of config key "greeting", read through the staged
+/// result.
+const GREETER: &str = r#"
+(module
+  (import "bitvault_v1" "config_get" (func $get (param i32 i32) (result i32)))
+  (import "bitvault_v1" "result_read" (func $read (param i32 i32 i32) (result i32)))
+  (import "bitvault_v1" "write_output" (func $write (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "greeting")
+  (func (export "greet") (result i32) (local $n i32)
+    (local.set $n (call $get (i32.const 0) (i32.const 8)))
+    (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (local.get $n))))
+    (drop (call $read (i32.const 0) (i32.const 64) (local.get $n)))
+    (call $write (i32.const 64) (local.get $n))))
+"#;
+
+#[test]
+fn config_values_reach_the_plugin() -> Result<()> {
+    let sb = Sandbox::with("greet.wat", GREETER)?;
+    let out = sb.run(&[
+        "run",
+        "greet.wat",
+        "greet",
+        "--config",
+        "greeting=first",
+        "--config",
+        "greeting=hello, world",
+    ])?;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, b"hello, world");
+    Ok(())
+}
+
+#[test]
+fn a_missing_config_key_is_the_plugins_error_to_report() -> Result<()> {
+    let sb = Sandbox::with("greet.wat", GREETER)?;
+    let out = sb.run(&["run", "greet.wat", "greet", "--json"])?;
+    assert_eq!(out.code, 20);
+    let v = out.json()?;
+    assert_eq!(v["error"]["kind"], "plugin_error");
+    assert_eq!(v["error"]["code"], -6);
+    Ok(())
+}
+
+#[test]
+fn a_grant_file_withholds_what_it_does_not_name() -> Result<()> {
+    let sb = Sandbox::with("greet.wat", GREETER)?;
+    sb.file("grants.toml", "io = true\n")?;
+    let out = sb.run(&[
+        "run",
+        "greet.wat",
+        "greet",
+        "--grant",
+        "grants.toml",
+        "--json",
+    ])?;
+    assert_eq!(out.code, 17);
+    let v = out.json()?;
+    assert_eq!(v["error"]["kind"], "capability_denied");
+    assert_eq!(v["error"]["imports"][0]["name"], "config_get");
+    assert_eq!(v["error"]["imports"][0]["reason"], "not_granted");
+    assert_eq!(v["error"]["imports"][0]["capability"], "config");
+
+    sb.file("grants.toml", "io = true\nconfig = true\n")?;
+    let out = sb.run(&[
+        "run",
+        "greet.wat",
+        "greet",
+        "--grant",
+        "grants.toml",
+        "--config",
+        "greeting=hi",
+    ])?;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, b"hi");
+    Ok(())
+}
+
+#[test]
+fn a_bad_grant_file_or_config_flag_is_a_host_or_usage_error() -> Result<()> {
+    let sb = Sandbox::with("greet.wat", GREETER)?;
+    sb.file("grants.toml", "io = true\nnetwork = true\n")?;
+    let out = sb.run(&["run", "greet.wat", "greet", "--grant", "grants.toml"])?;
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("network"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+
+    let out = sb.run(&["run", "greet.wat", "greet", "--config", "novalue"])?;
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("KEY=VALUE"), "{}", out.stderr);
+    Ok(())
+}
