@@ -67,6 +67,9 @@ mod invoke;
 mod tunables;
 mod watchdog;
 
+/// The network policy of scoped HTTP: allowlists, address checks, resolution.
+pub mod net;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 

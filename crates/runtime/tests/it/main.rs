@@ -6,6 +6,7 @@ mod c_plugin;
 mod cache;
 mod concurrency;
 mod limits;
+mod net;
 mod outcomes;
 
 use std::sync::Arc;
