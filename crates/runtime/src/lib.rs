@@ -35,7 +35,7 @@
 //!   the compiled-module caches and the deadline watchdog. Build one and
 //!   share it; it is `Send + Sync` and cheap to clone.
 //! - [`Runtime::load`] admits a module (validation, admission limits,
-//!   imports against [`Grants`](bitvault_abi::Grants)) **before** compiling
+//!   imports against [`Grants`]) **before** compiling
 //!   it, then compiles it or takes it from a cache, and returns a
 //!   [`Prepared`] plugin: the module plus its precomputed import plan.
 //! - [`Prepared::invoke`] runs one export with a **fresh store and
@@ -67,7 +67,7 @@ mod invoke;
 mod tunables;
 mod watchdog;
 
-/// The network policy of scoped HTTP: allowlists, address checks, resolution.
+pub mod kv;
 pub mod net;
 
 use std::sync::atomic::{AtomicU64, Ordering};

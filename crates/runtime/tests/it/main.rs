@@ -5,6 +5,7 @@ mod abi;
 mod c_plugin;
 mod cache;
 mod concurrency;
+mod kv;
 mod limits;
 mod net;
 mod outcomes;
