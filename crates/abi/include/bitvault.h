@@ -51,6 +51,13 @@ extern "C" {
  * random_fill). */
 #define BITVAULT_ERR_NOT_PERMITTED (-7)
 
+/* A write would exceed a quota of the plugin's KV namespace; nothing was
+ * changed. */
+#define BITVAULT_ERR_QUOTA_EXCEEDED (-8)
+/* The host cannot serve the request now (no KV store bound, or the store
+ * failed). */
+#define BITVAULT_ERR_UNAVAILABLE (-9)
+
 /* Clocks for bitvault_clock_now. */
 #define BITVAULT_CLOCK_WALL 0      /* ms since the Unix epoch */
 #define BITVAULT_CLOCK_MONOTONIC 1 /* ms since the invocation started */
@@ -174,6 +181,56 @@ int64_t bitvault_clock_now(int32_t clock);
  */
 __attribute__((import_module("bitvault_v1"), import_name("random_fill")))
 int32_t bitvault_random_fill(int32_t ptr, int32_t len);
+
+/*
+ * bitvault_v1.kv_get: (key_ptr: i32, key_len: i32) -> i32
+ *
+ * Looks up a key in the plugin's KV namespace. Returns the value's length
+ * and stages it for bitvault_result_read, or BITVAULT_ERR_NOT_FOUND,
+ * BITVAULT_ERR_UNAVAILABLE, BITVAULT_ERR_NO_MEMORY or
+ * BITVAULT_ERR_OUT_OF_BOUNDS.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("kv_get")))
+int32_t bitvault_kv_get(int32_t key_ptr, int32_t key_len);
+
+/*
+ * bitvault_v1.kv_put: (key_ptr: i32, key_len: i32, value_ptr: i32,
+ *                      value_len: i32) -> i32
+ *
+ * Stores a value durably. Returns 0, or BITVAULT_ERR_QUOTA_EXCEEDED,
+ * BITVAULT_ERR_UNAVAILABLE, BITVAULT_ERR_NO_MEMORY or
+ * BITVAULT_ERR_OUT_OF_BOUNDS.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("kv_put")))
+int32_t bitvault_kv_put(int32_t key_ptr, int32_t key_len, int32_t value_ptr,
+                        int32_t value_len);
+
+/*
+ * bitvault_v1.kv_delete: (key_ptr: i32, key_len: i32) -> i32
+ *
+ * Deletes a key. Returns 1 if it existed, 0 if not, or
+ * BITVAULT_ERR_UNAVAILABLE, BITVAULT_ERR_NO_MEMORY or
+ * BITVAULT_ERR_OUT_OF_BOUNDS.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("kv_delete")))
+int32_t bitvault_kv_delete(int32_t key_ptr, int32_t key_len);
+
+/*
+ * bitvault_v1.kv_list: (prefix_ptr: i32, prefix_len: i32, cursor_ptr: i32,
+ *                       cursor_len: i32, limit: i32) -> i32
+ *
+ * Stages one page of at most limit (1..1000) keys under a prefix, after the
+ * cursor (cursor_len -1: from the start), for bitvault_result_read, and
+ * returns the page's length. Page: u32 LE count; per key a u32 LE length
+ * and its bytes; one byte, 1 if a next cursor follows (u32 LE length and
+ * bytes), else 0. Errors: BITVAULT_ERR_INVALID_ARGUMENT (limit),
+ * BITVAULT_ERR_UNAVAILABLE, BITVAULT_ERR_NO_MEMORY,
+ * BITVAULT_ERR_OUT_OF_BOUNDS.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("kv_list")))
+int32_t bitvault_kv_list(int32_t prefix_ptr, int32_t prefix_len,
+                         int32_t cursor_ptr, int32_t cursor_len,
+                         int32_t limit);
 
 #ifdef __cplusplus
 }

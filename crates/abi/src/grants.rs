@@ -22,6 +22,9 @@ pub enum CapabilityKind {
     /// Random bytes from the host's CSPRNG: `random_fill`. A soft
     /// capability: always linked; withheld, it answers `not_permitted`.
     Random,
+    /// The plugin's key-value namespace: `kv_get`, `kv_put`, `kv_delete`,
+    /// `kv_list`. The host binds the namespace to the tenant and plugin.
+    Kv,
 }
 
 impl CapabilityKind {
@@ -41,6 +44,7 @@ impl CapabilityKind {
             CapabilityKind::Config => "config",
             CapabilityKind::Clock => "clock",
             CapabilityKind::Random => "random",
+            CapabilityKind::Kv => "kv",
         }
     }
 }
@@ -83,6 +87,9 @@ pub struct Grants {
     /// Whether `random_fill` answers (it is linked either way).
     #[serde(default)]
     pub random: bool,
+    /// Whether the `kv_*` functions are linked.
+    #[serde(default)]
+    pub kv: bool,
 }
 
 /// A grant file that cannot be used.
@@ -99,7 +106,8 @@ impl Grants {
     /// - no logging (`log` none),
     /// - no configuration (`config` false),
     /// - clocks and randomness withheld (`clock`, `random` false: linked,
-    ///   answering `not_permitted`).
+    ///   answering `not_permitted`),
+    /// - no key-value store (`kv` false).
     ///
     /// A module importing any other `bitvault_v1` function fails admission
     /// under it.
@@ -110,6 +118,7 @@ impl Grants {
             config: false,
             clock: false,
             random: false,
+            kv: false,
         }
     }
 
@@ -125,6 +134,7 @@ impl Grants {
             config: true,
             clock: true,
             random: true,
+            kv: false,
         }
     }
 
@@ -150,6 +160,14 @@ impl Grants {
         })
     }
 
+    /// [`Grants::core`] plus the plugin's key-value namespace.
+    pub fn core_with_kv() -> Grants {
+        Grants {
+            kv: true,
+            ..Grants::core()
+        }
+    }
+
     /// Whether the capability is granted.
     pub fn grants(&self, kind: CapabilityKind) -> bool {
         match kind {
@@ -158,6 +176,7 @@ impl Grants {
             CapabilityKind::Config => self.config,
             CapabilityKind::Clock => self.clock,
             CapabilityKind::Random => self.random,
+            CapabilityKind::Kv => self.kv,
         }
     }
 
@@ -182,7 +201,8 @@ mod tests {
         let none: Vec<_> = Grants::none().linked().collect();
         assert_eq!(none, [HostFn::ClockNow, HostFn::RandomFill]);
         assert!(!Grants::none().grants(CapabilityKind::Clock));
-        assert_eq!(Grants::core().linked().count(), HostFn::ALL.len());
+        assert_eq!(Grants::core_with_kv().linked().count(), HostFn::ALL.len());
+        assert!(!Grants::core().permits(HostFn::KvPut));
     }
 
     #[test]

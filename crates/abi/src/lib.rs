@@ -170,6 +170,23 @@ pub enum HostFn {
     /// [`ErrorCode`] ([`ErrorCode::NotPermitted`] when randomness is
     /// withheld).
     RandomFill,
+    /// `kv_get(key_ptr: i32, key_len: i32) -> i32`: look up a key in the
+    /// plugin's KV namespace; returns the value's length and stages it for
+    /// `result_read`, or an [`ErrorCode`] ([`ErrorCode::NotFound`]).
+    KvGet,
+    /// `kv_put(key_ptr: i32, key_len: i32, value_ptr: i32, value_len: i32)
+    /// -> i32`: store a value durably; 0 or an [`ErrorCode`]
+    /// ([`ErrorCode::QuotaExceeded`], [`ErrorCode::Unavailable`]).
+    KvPut,
+    /// `kv_delete(key_ptr: i32, key_len: i32) -> i32`: 1 if the key
+    /// existed, 0 if not, or an [`ErrorCode`].
+    KvDelete,
+    /// `kv_list(prefix_ptr: i32, prefix_len: i32, cursor_ptr: i32,
+    /// cursor_len: i32, limit: i32) -> i32`: one page of keys under a
+    /// prefix, staged for `result_read` in the documented page encoding;
+    /// returns the page's length or an [`ErrorCode`]. A `cursor_len` of -1
+    /// starts at the beginning.
+    KvList,
 }
 
 impl HostFn {
@@ -184,6 +201,10 @@ impl HostFn {
         HostFn::ConfigGet,
         HostFn::ClockNow,
         HostFn::RandomFill,
+        HostFn::KvGet,
+        HostFn::KvPut,
+        HostFn::KvDelete,
+        HostFn::KvList,
     ];
 
     /// The import name inside [`NAMESPACE`].
@@ -198,6 +219,10 @@ impl HostFn {
             HostFn::ConfigGet => "config_get",
             HostFn::ClockNow => "clock_now",
             HostFn::RandomFill => "random_fill",
+            HostFn::KvGet => "kv_get",
+            HostFn::KvPut => "kv_put",
+            HostFn::KvDelete => "kv_delete",
+            HostFn::KvList => "kv_list",
         }
     }
 
@@ -212,15 +237,26 @@ impl HostFn {
                 params: &[I32, I32, I32],
                 results: &[I32],
             },
-            HostFn::WriteOutput | HostFn::SetError | HostFn::ConfigGet | HostFn::RandomFill => {
-                Signature {
-                    params: &[I32, I32],
-                    results: &[I32],
-                }
-            }
+            HostFn::WriteOutput
+            | HostFn::SetError
+            | HostFn::ConfigGet
+            | HostFn::RandomFill
+            | HostFn::KvGet
+            | HostFn::KvDelete => Signature {
+                params: &[I32, I32],
+                results: &[I32],
+            },
             HostFn::ClockNow => Signature {
                 params: &[I32],
                 results: &[ValType::I64],
+            },
+            HostFn::KvPut => Signature {
+                params: &[I32, I32, I32, I32],
+                results: &[I32],
+            },
+            HostFn::KvList => Signature {
+                params: &[I32, I32, I32, I32, I32],
+                results: &[I32],
             },
         }
     }
@@ -237,6 +273,7 @@ impl HostFn {
             HostFn::ConfigGet => CapabilityKind::Config,
             HostFn::ClockNow => CapabilityKind::Clock,
             HostFn::RandomFill => CapabilityKind::Random,
+            HostFn::KvGet | HostFn::KvPut | HostFn::KvDelete | HostFn::KvList => CapabilityKind::Kv,
         }
     }
 
@@ -280,6 +317,12 @@ pub enum ErrorCode {
     /// The function is linked but its capability is withheld (`clock_now`,
     /// `random_fill`).
     NotPermitted = -7,
+    /// A write would exceed a quota of the plugin's KV namespace; nothing
+    /// was changed.
+    QuotaExceeded = -8,
+    /// The host cannot serve the request now (no KV store bound to the
+    /// invocation, or the store failed); the host records the cause.
+    Unavailable = -9,
 }
 
 impl ErrorCode {
@@ -292,6 +335,8 @@ impl ErrorCode {
         ErrorCode::InvalidUtf8,
         ErrorCode::NotFound,
         ErrorCode::NotPermitted,
+        ErrorCode::QuotaExceeded,
+        ErrorCode::Unavailable,
     ];
 
     /// The value returned to the guest.
@@ -309,6 +354,8 @@ impl ErrorCode {
             ErrorCode::InvalidUtf8 => "invalid_utf8",
             ErrorCode::NotFound => "not_found",
             ErrorCode::NotPermitted => "not_permitted",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
+            ErrorCode::Unavailable => "unavailable",
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Result;
-use bitvault_runtime::{CallContext, ErrorKind, LogRecord, LogSink};
+use bitvault_runtime::{ErrorKind, LogRecord, LogSink};
 
 use crate::host::{self, GrantArgs, InputArg, LimitArgs};
 use crate::json::{self, Failure, micros};
@@ -100,9 +100,9 @@ pub fn bench(args: &Args) -> Result<u8> {
     };
     let load_us = micros(started.elapsed());
 
-    let ctx = CallContext::new(limits)
-        .with_log(Arc::new(Discard))
-        .with_config(args.grant.config());
+    let ctx = args
+        .grant
+        .context(&args.module, limits, Arc::new(Discard))?;
     let mut latencies = Vec::new();
     let mut fuel = Vec::new();
     let mut counts = vec![0u64; ErrorKind::ALL.len()];

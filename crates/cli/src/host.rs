@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use bitvault_abi::{Grants, LimitPolicy, Limits};
+use std::sync::Arc;
+
+use bitvault_runtime::kv::{KvQuotas, RedbKv};
 use bitvault_runtime::{
-    LogRecord, LogSink, Metrics, PluginConfig, Prepared, Runtime, RuntimeConfig,
+    CallContext, LogRecord, LogSink, Metrics, PluginConfig, Prepared, Runtime, RuntimeConfig,
 };
 
 use crate::json::{self, Failure};
@@ -61,6 +64,11 @@ pub struct GrantArgs {
     /// A configuration value the plugin reads with `config_get`; repeatable
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_config_pair)]
     config: Vec<(String, String)>,
+    /// A directory for the plugin's durable key-value namespace
+    /// (`DIR/kv.redb`, tenant `local`, plugin named after the module file);
+    /// grants `kv` unless a grant file decides
+    #[arg(long, value_name = "DIR")]
+    kv_dir: Option<PathBuf>,
 }
 
 fn parse_config_pair(s: &str) -> Result<(String, String), String> {
@@ -77,6 +85,7 @@ impl GrantArgs {
     /// When the grant file cannot be read or is not a valid grant file.
     pub fn grants(&self) -> Result<Grants> {
         match &self.grant {
+            None if self.kv_dir.is_some() => Ok(Grants::core_with_kv()),
             None => Ok(Grants::core()),
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -90,6 +99,36 @@ impl GrantArgs {
     /// The configuration given with `--config` (a later key wins).
     pub fn config(&self) -> PluginConfig {
         self.config.iter().cloned().collect()
+    }
+
+    /// The invocation context for the plugin in `module`: limits, log sink,
+    /// configuration and, with `--kv-dir`, its key-value namespace.
+    ///
+    /// # Errors
+    /// When the key-value store cannot be opened.
+    pub fn context(
+        &self,
+        module: &Path,
+        limits: Limits,
+        log: Arc<dyn LogSink>,
+    ) -> Result<CallContext> {
+        let plugin = module
+            .file_stem()
+            .map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned());
+        let ctx = CallContext::new(limits)
+            .for_plugin("local", &plugin)
+            .with_log(log)
+            .with_config(self.config());
+        let Some(dir) = &self.kv_dir else {
+            return Ok(ctx);
+        };
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the kv directory `{}`", dir.display()))?;
+        let path = dir.join("kv.redb");
+        let store = RedbKv::open(&path)
+            .with_context(|| format!("cannot open the kv store `{}`", path.display()))?;
+        ctx.with_kv(Arc::new(store), KvQuotas::standard(), None)
+            .context("cannot bind the plugin's kv namespace")
     }
 }
 

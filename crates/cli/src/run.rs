@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
-use bitvault_runtime::{CallContext, Metrics};
+use bitvault_runtime::Metrics;
 
 use crate::host::{self, GrantArgs, InputArg, LimitArgs, StderrLog};
 use crate::json::{self, Failure};
@@ -44,9 +44,9 @@ pub fn run(args: &Args) -> Result<u8> {
         Ok(p) => p,
         Err(failure) => return host::fail_before_running(&failure, args.json),
     };
-    let ctx = CallContext::new(limits)
-        .with_log(Arc::new(StderrLog))
-        .with_config(args.grant.config());
+    let ctx = args
+        .grant
+        .context(&args.module, limits, Arc::new(StderrLog))?;
     let outcome = plugin.invoke(&args.export, input, &ctx);
     let result = outcome.result.map_err(|e| Failure::from_invoke(&e));
     report(outcome.invocation_id, &result, &outcome.metrics, args.json)?;

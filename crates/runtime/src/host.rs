@@ -20,6 +20,8 @@ use wasmer::{Function, FunctionEnv, FunctionEnvMut, Memory, Store};
 
 use crate::error::InvokeError;
 use crate::guest_mem;
+use crate::kv::KvQuotas;
+use crate::kv::{KvError, KvStore, MAX_LIST_LIMIT, Namespace};
 
 /// One log message from a plugin, tagged with where it came from.
 #[derive(Debug, Clone, Copy)]
@@ -161,6 +163,27 @@ pub(crate) struct Tags {
 /// A plugin's install-time configuration: read-only UTF-8 keys and values.
 pub type PluginConfig = BTreeMap<String, String>;
 
+/// The key-value namespace an invocation's `kv_*` functions work on: a
+/// store, the namespace the host bound, and its quotas.
+#[derive(Clone)]
+pub struct KvBinding {
+    /// The store.
+    pub store: Arc<dyn KvStore>,
+    /// The namespace, bound by the host to (tenant, plugin[, path]).
+    pub namespace: Namespace,
+    /// The namespace's quotas.
+    pub quotas: KvQuotas,
+}
+
+impl std::fmt::Debug for KvBinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvBinding")
+            .field("namespace", &self.namespace)
+            .field("quotas", &self.quotas)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The state of one invocation, owned by its store.
 pub(crate) struct HostState {
     pub(crate) input: Bytes,
@@ -170,6 +193,7 @@ pub(crate) struct HostState {
     pub(crate) clock: bool,
     pub(crate) random: bool,
     pub(crate) started: Instant,
+    pub(crate) kv: Option<KvBinding>,
     pub(crate) output: Vec<u8>,
     pub(crate) error_message: Option<String>,
     pub(crate) memory: Option<Memory>,
@@ -472,6 +496,165 @@ fn log(mut env: FunctionEnvMut<'_, HostState>, level: i32, ptr: i32, len: i32) -
     })
 }
 
+/// The code the guest sees for a store refusal; storage failures are also
+/// recorded host-side.
+fn kv_code(e: &KvError, op: &'static str, b: &KvBinding) -> HostResult {
+    match e {
+        KvError::KeyTooLarge { .. }
+        | KvError::ValueTooLarge { .. }
+        | KvError::TooManyKeys { .. }
+        | KvError::NamespaceFull { .. } => code(ErrorCode::QuotaExceeded),
+        other => {
+            tracing::warn!(
+                op,
+                tenant = b.namespace.tenant(),
+                plugin = b.namespace.plugin(),
+                error = %other,
+                "kv store failed"
+            );
+            code(ErrorCode::Unavailable)
+        }
+    }
+}
+
+/// Reads a guest buffer and the invocation's KV binding, or the code to
+/// return instead.
+fn kv_args(
+    env: &mut FunctionEnvMut<'_, HostState>,
+    ptr: i32,
+    len: i32,
+) -> Result<(Vec<u8>, KvBinding), ErrorCode> {
+    let key = read_guest(env, ptr, len)?;
+    let binding = env.data().kv.clone().ok_or(ErrorCode::Unavailable)?;
+    Ok((key, binding))
+}
+
+fn kv_get(mut env: FunctionEnvMut<'_, HostState>, key_ptr: i32, key_len: i32) -> HostResult {
+    guarded(&mut env, |env| {
+        let (key, b) = match kv_args(env, key_ptr, key_len) {
+            Ok(v) => v,
+            Err(e) => return code(e),
+        };
+        match b.store.get(&b.namespace, &key) {
+            Ok(Some(value)) if value.len() <= i32::MAX as usize => {
+                let len = value.len() as i32;
+                env.data_mut().staged = Some(Bytes::from(value));
+                Ok(len)
+            }
+            Ok(Some(_)) => code(ErrorCode::TooLarge),
+            Ok(None) => {
+                env.data_mut().staged = None;
+                code(ErrorCode::NotFound)
+            }
+            Err(e) => kv_code(&e, "get", &b),
+        }
+    })
+}
+
+fn kv_put(
+    mut env: FunctionEnvMut<'_, HostState>,
+    key_ptr: i32,
+    key_len: i32,
+    value_ptr: i32,
+    value_len: i32,
+) -> HostResult {
+    guarded(&mut env, |env| {
+        let (key, b) = match kv_args(env, key_ptr, key_len) {
+            Ok(v) => v,
+            Err(e) => return code(e),
+        };
+        // Refuse an oversized value before copying it out of the guest.
+        if u64::from(value_len as u32) > b.quotas.max_value_bytes as u64 {
+            return code(ErrorCode::QuotaExceeded);
+        }
+        let value = match read_guest(env, value_ptr, value_len) {
+            Ok(v) => v,
+            Err(e) => return code(e),
+        };
+        match b.store.put(&b.namespace, &key, &value, &b.quotas) {
+            Ok(()) => Ok(0),
+            Err(e) => kv_code(&e, "put", &b),
+        }
+    })
+}
+
+fn kv_delete(mut env: FunctionEnvMut<'_, HostState>, key_ptr: i32, key_len: i32) -> HostResult {
+    guarded(&mut env, |env| {
+        let (key, b) = match kv_args(env, key_ptr, key_len) {
+            Ok(v) => v,
+            Err(e) => return code(e),
+        };
+        match b.store.delete(&b.namespace, &key) {
+            Ok(existed) => Ok(i32::from(existed)),
+            Err(e) => kv_code(&e, "delete", &b),
+        }
+    })
+}
+
+/// Encodes a page of keys for `result_read`: a u32 LE key count, each key
+/// as a u32 LE length and its bytes, then one byte (1 if a next cursor
+/// follows, else 0) and, if 1, the cursor as a u32 LE length and its bytes.
+fn encode_page(keys: &[Vec<u8>], next: Option<&[u8]>) -> Vec<u8> {
+    let size =
+        4 + keys.iter().map(|k| 4 + k.len()).sum::<usize>() + 1 + next.map_or(0, |n| 4 + n.len());
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(&(keys.len() as u32).to_le_bytes());
+    for k in keys {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(k);
+    }
+    match next {
+        Some(n) => {
+            out.push(1);
+            out.extend_from_slice(&(n.len() as u32).to_le_bytes());
+            out.extend_from_slice(n);
+        }
+        None => out.push(0),
+    }
+    out
+}
+
+fn kv_list(
+    mut env: FunctionEnvMut<'_, HostState>,
+    prefix_ptr: i32,
+    prefix_len: i32,
+    cursor_ptr: i32,
+    cursor_len: i32,
+    limit: i32,
+) -> HostResult {
+    guarded(&mut env, |env| {
+        if limit < 1 || limit as usize > MAX_LIST_LIMIT {
+            return code(ErrorCode::InvalidArgument);
+        }
+        let (prefix, b) = match kv_args(env, prefix_ptr, prefix_len) {
+            Ok(v) => v,
+            Err(e) => return code(e),
+        };
+        let cursor = if cursor_len == -1 {
+            None
+        } else {
+            match read_guest(env, cursor_ptr, cursor_len) {
+                Ok(c) => Some(c),
+                Err(e) => return code(e),
+            }
+        };
+        match b
+            .store
+            .list(&b.namespace, &prefix, cursor.as_deref(), limit as usize)
+        {
+            Ok(page) => {
+                let bytes = encode_page(&page.keys, page.next.as_deref());
+                let Ok(len) = i32::try_from(bytes.len()) else {
+                    return code(ErrorCode::TooLarge);
+                };
+                env.data_mut().staged = Some(Bytes::from(bytes));
+                Ok(len)
+            }
+            Err(e) => kv_code(&e, "list", &b),
+        }
+    })
+}
+
 /// Builds the host function `f` for one invocation's store.
 pub(crate) fn function(store: &mut Store, env: &FunctionEnv<HostState>, f: HostFn) -> Function {
     match f {
@@ -484,5 +667,9 @@ pub(crate) fn function(store: &mut Store, env: &FunctionEnv<HostState>, f: HostF
         HostFn::ConfigGet => Function::new_typed_with_env(store, env, config_get),
         HostFn::ClockNow => Function::new_typed_with_env(store, env, clock_now),
         HostFn::RandomFill => Function::new_typed_with_env(store, env, random_fill),
+        HostFn::KvGet => Function::new_typed_with_env(store, env, kv_get),
+        HostFn::KvPut => Function::new_typed_with_env(store, env, kv_put),
+        HostFn::KvDelete => Function::new_typed_with_env(store, env, kv_delete),
+        HostFn::KvList => Function::new_typed_with_env(store, env, kv_list),
     }
 }

@@ -14,7 +14,10 @@ use wasmer_middlewares::metering::{self, MeteringPoints};
 use crate::Prepared;
 use crate::admission::START_EXPORT;
 use crate::error::{Frame, InvokeError, TrapInfo};
-use crate::host::{self, HostState, LogSink, PluginConfig, Tags, Termination, TracingLogSink};
+use crate::host::{
+    self, HostState, KvBinding, LogSink, PluginConfig, Tags, Termination, TracingLogSink,
+};
+use crate::kv::{KvError, KvQuotas, KvStore, Namespace};
 use crate::tunables::{CallCeilings, CallTunables};
 
 /// Who an invocation runs for, under which limits, and where its log goes.
@@ -30,6 +33,8 @@ pub struct CallContext {
     pub log: Arc<dyn LogSink>,
     /// The plugin's install-time configuration, read with `config_get`.
     pub config: Arc<PluginConfig>,
+    /// The key-value namespace of the `kv_*` functions, if any.
+    pub kv: Option<KvBinding>,
 }
 
 impl CallContext {
@@ -42,7 +47,33 @@ impl CallContext {
             limits,
             log: Arc::new(TracingLogSink),
             config: Arc::new(PluginConfig::new()),
+            kv: None,
         }
+    }
+
+    /// The same context with a key-value namespace in `store`, bound to
+    /// this context's tenant and plugin (set them first with
+    /// [`CallContext::for_plugin`]) and narrowed to `path` when given.
+    ///
+    /// # Errors
+    /// [`KvError`] when the tenant, plugin or path cannot name a namespace
+    /// (empty, or too long).
+    pub fn with_kv(
+        mut self,
+        store: Arc<dyn KvStore>,
+        quotas: KvQuotas,
+        path: Option<&str>,
+    ) -> Result<CallContext, KvError> {
+        let mut namespace = Namespace::new(&*self.tenant, &*self.plugin)?;
+        if let Some(path) = path {
+            namespace = namespace.narrowed(path)?;
+        }
+        self.kv = Some(KvBinding {
+            store,
+            namespace,
+            quotas,
+        });
+        Ok(self)
     }
 
     /// The same context with another configuration.
@@ -169,6 +200,7 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
             clock: p.clock,
             random: p.random,
             started,
+            kv: ctx.kv.clone(),
             output: Vec::new(),
             error_message: None,
             memory: None,

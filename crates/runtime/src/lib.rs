@@ -89,7 +89,9 @@ pub use error::{
     DeniedImport, DenyReason, ErrorKind, Frame, InvalidModule, InvokeError, LoadError,
     RuntimeError, TrapInfo,
 };
-pub use host::{LogRecord, LogSink, MemoryLogSink, OwnedLogRecord, PluginConfig, TracingLogSink};
+pub use host::{
+    KvBinding, LogRecord, LogSink, MemoryLogSink, OwnedLogRecord, PluginConfig, TracingLogSink,
+};
 pub use invoke::{CallContext, Metrics, Outcome};
 pub use tunables::{Refusal, Resource};
 pub use watchdog::RETRY_INTERVAL;

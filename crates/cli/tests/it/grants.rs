@@ -96,3 +96,43 @@ fn a_bad_grant_file_or_config_flag_is_a_host_or_usage_error() -> Result<()> {
     assert!(out.stderr.contains("KEY=VALUE"), "{}", out.stderr);
     Ok(())
 }
+
+/// Increments the u32 under key "n" in the plugin's namespace and writes it.
+const COUNTER: &str = r#"
+(module
+  (import "bitvault_v1" "result_read" (func $read (param i32 i32 i32) (result i32)))
+  (import "bitvault_v1" "write_output" (func $write (param i32 i32) (result i32)))
+  (import "bitvault_v1" "kv_get" (func $get (param i32 i32) (result i32)))
+  (import "bitvault_v1" "kv_put" (func $put (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "n")
+  (func (export "bump") (result i32) (local $r i32)
+    (if (i32.eq (call $get (i32.const 0) (i32.const 1)) (i32.const 4))
+      (then (drop (call $read (i32.const 0) (i32.const 16) (i32.const 4)))))
+    (i32.store (i32.const 16) (i32.add (i32.load (i32.const 16)) (i32.const 1)))
+    (local.set $r (call $put (i32.const 0) (i32.const 1) (i32.const 16) (i32.const 4)))
+    (if (i32.ne (local.get $r) (i32.const 0)) (then (return (local.get $r))))
+    (call $write (i32.const 16) (i32.const 4))))
+"#;
+
+#[test]
+fn kv_dir_keeps_a_durable_namespace_per_plugin() -> Result<()> {
+    let sb = Sandbox::with("counter.wat", COUNTER)?;
+    sb.file("other.wat", COUNTER)?;
+    let bump = |module: &str| -> Result<Vec<u8>> {
+        let out = sb.run(&["run", module, "bump", "--kv-dir", "state"])?;
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        Ok(out.stdout)
+    };
+    assert_eq!(bump("counter.wat")?, 1u32.to_le_bytes());
+    assert_eq!(bump("counter.wat")?, 2u32.to_le_bytes());
+    // Another plugin name: another namespace.
+    assert_eq!(bump("other.wat")?, 1u32.to_le_bytes());
+    assert_eq!(bump("counter.wat")?, 3u32.to_le_bytes());
+
+    // Without --kv-dir the kv capability is not granted.
+    let out = sb.run(&["run", "counter.wat", "bump", "--json"])?;
+    assert_eq!(out.code, 17);
+    assert_eq!(out.json()?["error"]["imports"][0]["capability"], "kv");
+    Ok(())
+}

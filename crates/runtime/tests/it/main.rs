@@ -6,6 +6,7 @@ mod c_plugin;
 mod cache;
 mod concurrency;
 mod kv;
+mod kv_host;
 mod limits;
 mod net;
 mod outcomes;
