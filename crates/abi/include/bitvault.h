@@ -57,6 +57,9 @@ extern "C" {
 /* The host cannot serve the request now (no KV store bound, or the store
  * failed). */
 #define BITVAULT_ERR_UNAVAILABLE (-9)
+/* Emitting would make the causal chain of events deeper than the host
+ * allows; nothing was published. */
+#define BITVAULT_ERR_DEPTH_EXCEEDED (-10)
 
 /* Clocks for bitvault_clock_now. */
 #define BITVAULT_CLOCK_WALL 0      /* ms since the Unix epoch */
@@ -231,6 +234,21 @@ __attribute__((import_module("bitvault_v1"), import_name("kv_list")))
 int32_t bitvault_kv_list(int32_t prefix_ptr, int32_t prefix_len,
                          int32_t cursor_ptr, int32_t cursor_len,
                          int32_t limit);
+
+/*
+ * bitvault_v1.emit_event: (topic_ptr: i32, topic_len: i32, payload_ptr: i32,
+ *                          payload_len: i32) -> i32
+ *
+ * Publishes an event on a UTF-8 topic the grant allows. Returns 0, or
+ * BITVAULT_ERR_NOT_PERMITTED (topic not granted), BITVAULT_ERR_TOO_LARGE
+ * (payload over the host's bound), BITVAULT_ERR_DEPTH_EXCEEDED,
+ * BITVAULT_ERR_UNAVAILABLE (no bus, or it is full),
+ * BITVAULT_ERR_INVALID_UTF8, BITVAULT_ERR_NO_MEMORY or
+ * BITVAULT_ERR_OUT_OF_BOUNDS.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("emit_event")))
+int32_t bitvault_emit_event(int32_t topic_ptr, int32_t topic_len,
+                            int32_t payload_ptr, int32_t payload_len);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,8 @@ pub enum CapabilityKind {
     /// The plugin's key-value namespace: `kv_get`, `kv_put`, `kv_delete`,
     /// `kv_list`. The host binds the namespace to the tenant and plugin.
     Kv,
+    /// Publishing events on granted topics: `emit_event`.
+    Events,
 }
 
 impl CapabilityKind {
@@ -45,6 +47,7 @@ impl CapabilityKind {
             CapabilityKind::Clock => "clock",
             CapabilityKind::Random => "random",
             CapabilityKind::Kv => "kv",
+            CapabilityKind::Events => "events",
         }
     }
 }
@@ -90,6 +93,31 @@ pub struct Grants {
     /// Whether the `kv_*` functions are linked.
     #[serde(default)]
     pub kv: bool,
+    /// `emit_event` and the topics it may publish on; `None` withholds it.
+    #[serde(default)]
+    pub events: Option<EventsGrant>,
+}
+
+/// The scope of an `events` grant: the topics a plugin may publish on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsGrant {
+    /// Topic patterns: an exact topic (`thumbnails.created`), or a prefix
+    /// ending in `.*` that matches every topic below it (`thumbnails.*`
+    /// matches `thumbnails.created` but not `thumbnails`).
+    pub topics: Vec<String>,
+}
+
+impl EventsGrant {
+    /// Whether `topic` is one of the granted topics.
+    pub fn allows(&self, topic: &str) -> bool {
+        self.topics.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) if prefix.ends_with('.') => {
+                topic.len() > prefix.len() && topic.starts_with(prefix)
+            }
+            _ => p == topic,
+        })
+    }
 }
 
 /// A grant file that cannot be used.
@@ -107,7 +135,8 @@ impl Grants {
     /// - no configuration (`config` false),
     /// - clocks and randomness withheld (`clock`, `random` false: linked,
     ///   answering `not_permitted`),
-    /// - no key-value store (`kv` false).
+    /// - no key-value store (`kv` false),
+    /// - no events (`events` none).
     ///
     /// A module importing any other `bitvault_v1` function fails admission
     /// under it.
@@ -119,6 +148,7 @@ impl Grants {
             clock: false,
             random: false,
             kv: false,
+            events: None,
         }
     }
 
@@ -135,6 +165,7 @@ impl Grants {
             clock: true,
             random: true,
             kv: false,
+            events: None,
         }
     }
 
@@ -177,6 +208,7 @@ impl Grants {
             CapabilityKind::Clock => self.clock,
             CapabilityKind::Random => self.random,
             CapabilityKind::Kv => self.kv,
+            CapabilityKind::Events => self.events.is_some(),
         }
     }
 
@@ -201,7 +233,11 @@ mod tests {
         let none: Vec<_> = Grants::none().linked().collect();
         assert_eq!(none, [HostFn::ClockNow, HostFn::RandomFill]);
         assert!(!Grants::none().grants(CapabilityKind::Clock));
-        assert_eq!(Grants::core_with_kv().linked().count(), HostFn::ALL.len());
+        let all = Grants {
+            events: Some(EventsGrant { topics: vec![] }),
+            ..Grants::core_with_kv()
+        };
+        assert_eq!(all.linked().count(), HostFn::ALL.len());
         assert!(!Grants::core().permits(HostFn::KvPut));
     }
 
@@ -211,6 +247,33 @@ mod tests {
         assert!(g.io && !g.config && !g.clock && !g.random);
         assert_eq!(g.log.map(|l| l.min_level), Some(LogLevel::Warn));
         assert_eq!(Grants::from_toml("")?, Grants::none());
+        Ok(())
+    }
+
+    #[test]
+    fn topic_patterns_match_exactly_or_below_a_prefix() {
+        let g = EventsGrant {
+            topics: vec!["thumbnails.*".into(), "audit.login".into()],
+        };
+        assert!(g.allows("thumbnails.created"));
+        assert!(g.allows("thumbnails.a.b"));
+        assert!(!g.allows("thumbnails"));
+        assert!(!g.allows("thumbnails."));
+        assert!(!g.allows("thumbnailsX.created"));
+        assert!(g.allows("audit.login"));
+        assert!(!g.allows("audit.login.extra"));
+        assert!(!g.allows("audit"));
+        // A bare `*` is an exact topic named `*`, not a wildcard.
+        let star = EventsGrant {
+            topics: vec!["*".into()],
+        };
+        assert!(!star.allows("anything"));
+    }
+
+    #[test]
+    fn grant_files_carry_event_topics() -> Result<(), GrantFileError> {
+        let g = Grants::from_toml("[events]\ntopics = [\"a.*\"]\n")?;
+        assert!(g.events.is_some_and(|e| e.allows("a.b")));
         Ok(())
     }
 

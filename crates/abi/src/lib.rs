@@ -37,7 +37,7 @@
 mod grants;
 mod limits;
 
-pub use grants::{CapabilityKind, GrantFileError, Grants, LogGrant};
+pub use grants::{CapabilityKind, EventsGrant, GrantFileError, Grants, LogGrant};
 pub use limits::{LimitName, LimitPolicy, Limits};
 
 use std::fmt;
@@ -187,6 +187,12 @@ pub enum HostFn {
     /// returns the page's length or an [`ErrorCode`]. A `cursor_len` of -1
     /// starts at the beginning.
     KvList,
+    /// `emit_event(topic_ptr: i32, topic_len: i32, payload_ptr: i32,
+    /// payload_len: i32) -> i32`: publish an event on a UTF-8 topic the
+    /// grant allows; 0 or an [`ErrorCode`] ([`ErrorCode::NotPermitted`]
+    /// for a topic outside the grant, [`ErrorCode::DepthExceeded`] when the
+    /// causal chain is too deep).
+    EmitEvent,
 }
 
 impl HostFn {
@@ -205,6 +211,7 @@ impl HostFn {
         HostFn::KvPut,
         HostFn::KvDelete,
         HostFn::KvList,
+        HostFn::EmitEvent,
     ];
 
     /// The import name inside [`NAMESPACE`].
@@ -223,6 +230,7 @@ impl HostFn {
             HostFn::KvPut => "kv_put",
             HostFn::KvDelete => "kv_delete",
             HostFn::KvList => "kv_list",
+            HostFn::EmitEvent => "emit_event",
         }
     }
 
@@ -250,7 +258,7 @@ impl HostFn {
                 params: &[I32],
                 results: &[ValType::I64],
             },
-            HostFn::KvPut => Signature {
+            HostFn::KvPut | HostFn::EmitEvent => Signature {
                 params: &[I32, I32, I32, I32],
                 results: &[I32],
             },
@@ -274,6 +282,7 @@ impl HostFn {
             HostFn::ClockNow => CapabilityKind::Clock,
             HostFn::RandomFill => CapabilityKind::Random,
             HostFn::KvGet | HostFn::KvPut | HostFn::KvDelete | HostFn::KvList => CapabilityKind::Kv,
+            HostFn::EmitEvent => CapabilityKind::Events,
         }
     }
 
@@ -323,6 +332,9 @@ pub enum ErrorCode {
     /// The host cannot serve the request now (no KV store bound to the
     /// invocation, or the store failed); the host records the cause.
     Unavailable = -9,
+    /// Emitting would make the causal chain of events (event → handler →
+    /// event …) deeper than the host allows; nothing was published.
+    DepthExceeded = -10,
 }
 
 impl ErrorCode {
@@ -337,6 +349,7 @@ impl ErrorCode {
         ErrorCode::NotPermitted,
         ErrorCode::QuotaExceeded,
         ErrorCode::Unavailable,
+        ErrorCode::DepthExceeded,
     ];
 
     /// The value returned to the guest.
@@ -356,6 +369,7 @@ impl ErrorCode {
             ErrorCode::NotPermitted => "not_permitted",
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::DepthExceeded => "depth_exceeded",
         }
     }
 

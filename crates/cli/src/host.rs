@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use bitvault_abi::{Grants, LimitPolicy, Limits};
 use std::sync::Arc;
 
+use bitvault_runtime::events::{Event, EventBus, EventError, EventLimits};
 use bitvault_runtime::kv::{KvQuotas, RedbKv};
 use bitvault_runtime::{
     CallContext, LogRecord, LogSink, Metrics, PluginConfig, Prepared, Runtime, RuntimeConfig,
@@ -118,7 +119,8 @@ impl GrantArgs {
         let ctx = CallContext::new(limits)
             .for_plugin("local", &plugin)
             .with_log(log)
-            .with_config(self.config());
+            .with_config(self.config())
+            .with_events(Arc::new(StderrEvents), 0, EventLimits::standard());
         let Some(dir) = &self.kv_dir else {
             return Ok(ctx);
         };
@@ -129,6 +131,24 @@ impl GrantArgs {
             .with_context(|| format!("cannot open the kv store `{}`", path.display()))?;
         ctx.with_kv(Arc::new(store), KvQuotas::standard(), None)
             .context("cannot bind the plugin's kv namespace")
+    }
+}
+
+/// Reports each event a plugin publishes as one line on stderr:
+/// `[event] <topic> (<n> bytes, depth <d>)`.
+struct StderrEvents;
+
+impl EventBus for StderrEvents {
+    fn publish(&self, e: Event) -> Result<(), EventError> {
+        // Nothing useful is left to do if stderr is gone.
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "[event] {} ({} bytes, depth {})",
+            e.topic.escape_debug(),
+            e.payload.len(),
+            e.depth
+        );
+        Ok(())
     }
 }
 

@@ -25,9 +25,10 @@
 //! ```
 //!
 //! What exists today: the runtime and the `bitvault_v1` functions for the
-//! request, response, errors, logging, configuration, clocks and
-//! randomness. Scoped HTTP, KV and events for plugins, the WASI shim, the
-//! extension points, signed packages and registries are not built yet.
+//! request, response, errors, logging, configuration, clocks, randomness,
+//! the plugin's key-value namespace ([`kv`]) and events ([`events`]).
+//! Scoped HTTP for plugins, the WASI shim, the extension points, signed
+//! packages and registries are not built yet.
 #![forbid(unsafe_code)]
 
 /// The capability ABI: host function names and signatures, error codes,
@@ -39,3 +40,4 @@ pub use bitvault_runtime::{
     CallContext, CompiledModule, Compiler, ErrorKind, InvokeError, LoadError, LogSink, Metrics,
     ModuleReport, Outcome, Prepared, Runtime, RuntimeConfig,
 };
+pub use bitvault_runtime::{events, kv};

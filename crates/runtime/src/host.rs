@@ -19,6 +19,7 @@ use bytes::Bytes;
 use wasmer::{Function, FunctionEnv, FunctionEnvMut, Memory, Store};
 
 use crate::error::InvokeError;
+use crate::events::{Event, EventBinding};
 use crate::guest_mem;
 use crate::kv::KvQuotas;
 use crate::kv::{KvError, KvStore, MAX_LIST_LIMIT, Namespace};
@@ -194,6 +195,8 @@ pub(crate) struct HostState {
     pub(crate) random: bool,
     pub(crate) started: Instant,
     pub(crate) kv: Option<KvBinding>,
+    pub(crate) events: Option<EventBinding>,
+    pub(crate) topics: Option<Arc<bitvault_abi::EventsGrant>>,
     pub(crate) output: Vec<u8>,
     pub(crate) error_message: Option<String>,
     pub(crate) memory: Option<Memory>,
@@ -655,6 +658,68 @@ fn kv_list(
     })
 }
 
+fn emit_event(
+    mut env: FunctionEnvMut<'_, HostState>,
+    topic_ptr: i32,
+    topic_len: i32,
+    payload_ptr: i32,
+    payload_len: i32,
+) -> HostResult {
+    guarded(&mut env, |env| {
+        let topic = match read_guest(env, topic_ptr, topic_len) {
+            Ok(t) => t,
+            Err(e) => return code(e),
+        };
+        let Ok(topic) = String::from_utf8(topic) else {
+            return code(ErrorCode::InvalidUtf8);
+        };
+        let state = env.data();
+        if !state.topics.as_ref().is_some_and(|g| g.allows(&topic)) {
+            return code(ErrorCode::NotPermitted);
+        }
+        let Some(binding) = state.events.clone() else {
+            return code(ErrorCode::Unavailable);
+        };
+        if payload_len as u32 > binding.limits.max_payload_bytes {
+            return code(ErrorCode::TooLarge);
+        }
+        let depth = binding.depth.saturating_add(1);
+        if depth > binding.limits.max_depth {
+            let t = &state.tags;
+            tracing::warn!(
+                tenant = &*t.tenant,
+                plugin = &*t.plugin,
+                invocation = t.invocation_id,
+                topic,
+                depth,
+                max_depth = binding.limits.max_depth,
+                "event refused: causal chain too deep"
+            );
+            return code(ErrorCode::DepthExceeded);
+        }
+        let payload = match read_guest(env, payload_ptr, payload_len) {
+            Ok(p) => p,
+            Err(e) => return code(e),
+        };
+        let t = &env.data().tags;
+        let event = Event {
+            tenant: t.tenant.to_string(),
+            source: t.plugin.to_string(),
+            invocation_id: t.invocation_id,
+            topic,
+            payload: Bytes::from(payload),
+            depth,
+        };
+        match binding.bus.publish(event) {
+            Ok(()) => Ok(0),
+            Err(e) => {
+                tracing::warn!(error = %e, "event not published");
+                code(ErrorCode::Unavailable)
+            }
+        }
+    })
+}
+
 /// Builds the host function `f` for one invocation's store.
 pub(crate) fn function(store: &mut Store, env: &FunctionEnv<HostState>, f: HostFn) -> Function {
     match f {
@@ -671,5 +736,6 @@ pub(crate) fn function(store: &mut Store, env: &FunctionEnv<HostState>, f: HostF
         HostFn::KvPut => Function::new_typed_with_env(store, env, kv_put),
         HostFn::KvDelete => Function::new_typed_with_env(store, env, kv_delete),
         HostFn::KvList => Function::new_typed_with_env(store, env, kv_list),
+        HostFn::EmitEvent => Function::new_typed_with_env(store, env, emit_event),
     }
 }

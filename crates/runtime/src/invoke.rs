@@ -14,6 +14,7 @@ use wasmer_middlewares::metering::{self, MeteringPoints};
 use crate::Prepared;
 use crate::admission::START_EXPORT;
 use crate::error::{Frame, InvokeError, TrapInfo};
+use crate::events::{EventBinding, EventBus, EventLimits};
 use crate::host::{
     self, HostState, KvBinding, LogSink, PluginConfig, Tags, Termination, TracingLogSink,
 };
@@ -35,6 +36,8 @@ pub struct CallContext {
     pub config: Arc<PluginConfig>,
     /// The key-value namespace of the `kv_*` functions, if any.
     pub kv: Option<KvBinding>,
+    /// The bus `emit_event` publishes on, if any.
+    pub events: Option<EventBinding>,
 }
 
 impl CallContext {
@@ -48,7 +51,21 @@ impl CallContext {
             log: Arc::new(TracingLogSink),
             config: Arc::new(PluginConfig::new()),
             kv: None,
+            events: None,
         }
+    }
+
+    /// The same context publishing on `bus`, for an invocation that
+    /// handles an event of causal depth `depth` (0 when not handling an
+    /// event).
+    pub fn with_events(
+        mut self,
+        bus: Arc<dyn EventBus>,
+        depth: u32,
+        limits: EventLimits,
+    ) -> CallContext {
+        self.events = Some(EventBinding { bus, depth, limits });
+        self
     }
 
     /// The same context with a key-value namespace in `store`, bound to
@@ -201,6 +218,8 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
             random: p.random,
             started,
             kv: ctx.kv.clone(),
+            events: ctx.events.clone(),
+            topics: p.topics.clone(),
             output: Vec::new(),
             error_message: None,
             memory: None,

@@ -67,6 +67,7 @@ mod invoke;
 mod tunables;
 mod watchdog;
 
+pub mod events;
 pub mod kv;
 pub mod net;
 
@@ -186,6 +187,7 @@ pub struct Prepared {
     log_min_level: Option<LogLevel>,
     clock: bool,
     random: bool,
+    topics: Option<Arc<bitvault_abi::EventsGrant>>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -314,6 +316,7 @@ impl Runtime {
             log_min_level: grants.log.as_ref().map(|l| l.min_level),
             clock: grants.clock,
             random: grants.random,
+            topics: grants.events.clone().map(Arc::new),
             module,
         })
     }

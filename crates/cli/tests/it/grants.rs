@@ -136,3 +136,28 @@ fn kv_dir_keeps_a_durable_namespace_per_plugin() -> Result<()> {
     assert_eq!(out.json()?["error"]["imports"][0]["capability"], "kv");
     Ok(())
 }
+
+#[test]
+fn events_on_granted_topics_are_reported_on_stderr() -> Result<()> {
+    let sb = Sandbox::with(
+        "emit.wat",
+        r#"
+        (module
+          (import "bitvault_v1" "emit_event" (func $emit (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "docs.indexed")
+          (func (export "run") (result i32)
+            (call $emit (i32.const 0) (i32.const 12) (i32.const 0) (i32.const 5))))
+        "#,
+    )?;
+    sb.file("grants.toml", "[events]\ntopics = [\"docs.*\"]\n")?;
+    let out = sb.run(&["run", "emit.wat", "run", "--grant", "grants.toml"])?;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "[event] docs.indexed (5 bytes, depth 1)\n");
+
+    sb.file("grants.toml", "[events]\ntopics = [\"audit.*\"]\n")?;
+    let out = sb.run(&["run", "emit.wat", "run", "--grant", "grants.toml", "--json"])?;
+    assert_eq!(out.code, 20);
+    assert_eq!(out.json()?["error"]["code"], -7);
+    Ok(())
+}

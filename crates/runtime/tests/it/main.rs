@@ -5,6 +5,7 @@ mod abi;
 mod c_plugin;
 mod cache;
 mod concurrency;
+mod events;
 mod kv;
 mod kv_host;
 mod limits;
