@@ -1,9 +1,13 @@
 //! Project automation: `cargo xtask <command>`.
 //!
 //! Commands:
-//! - `test`: installs the test prerequisites that are missing (the zig C
-//!   compiler from PyPI, used to build the C test plugin), then runs
-//!   `cargo test --workspace`. This is the README's test command.
+//! - `build-plugins`: builds the reference plugins under `plugins/` for
+//!   `wasm32-unknown-unknown` into `target/plugins/`, adding the Rust target
+//!   if it is missing.
+//! - `test`: installs the test prerequisites that are missing (the wasm32
+//!   Rust targets, and the zig C compiler from PyPI for the C test plugin),
+//!   builds the reference plugins, then runs `cargo test --workspace`. This
+//!   is the README's test command.
 //! - `tidy`: the repository's structural rules (see [`tidy`]); also run by
 //!   `cargo test`.
 
@@ -32,18 +36,64 @@ fn ensure_zig() -> bool {
     present || run(Command::new("python3").args(["-m", "pip", "install", "--quiet", ZIGLANG]))
 }
 
+/// The Rust targets plugins are built for.
+const WASM_TARGETS: &[&str] = &["wasm32-unknown-unknown", "wasm32-wasip1"];
+
+/// Adds the wasm32 targets to the toolchain where missing.
+fn ensure_targets() -> bool {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let missing: Vec<&str> = WASM_TARGETS
+        .iter()
+        .copied()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    missing.is_empty()
+        || run(Command::new("rustup")
+            .args(["target", "add"])
+            .args(&missing))
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn build_plugins() -> bool {
+    if !ensure_targets() {
+        eprintln!(
+            "xtask: cannot add the wasm32 targets; run `rustup target add {}`",
+            WASM_TARGETS.join(" ")
+        );
+        return false;
+    }
+    let root = root();
+    run(cargo()
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--manifest-path",
+        ])
+        .arg(root.join("plugins/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(root.join("target/plugins")))
+}
+
 fn test() -> ExitCode {
+    if !build_plugins() {
+        return ExitCode::FAILURE;
+    }
     if !ensure_zig() {
         eprintln!(
             "xtask: cannot install {ZIGLANG}; install it with `python3 -m pip install {ZIGLANG}` or set BITVAULT_ZIG to a zig executable"
         );
         return ExitCode::FAILURE;
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    if run(Command::new(cargo)
-        .args(["test", "--workspace"])
-        .current_dir(root()))
-    {
+    if run(cargo().args(["test", "--workspace"]).current_dir(root())) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -61,6 +111,13 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("build-plugins") => {
+            if build_plugins() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Some("tidy") => {
             let problems = tidy::check(&root());
             if problems.is_empty() {
@@ -74,7 +131,7 @@ fn main() -> ExitCode {
             }
         }
         _ => {
-            eprintln!("usage: cargo xtask <test|tidy>");
+            eprintln!("usage: cargo xtask <build-plugins|test|tidy>");
             ExitCode::from(2)
         }
     }

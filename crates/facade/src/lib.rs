@@ -24,12 +24,19 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Async embedders invoke with [`AsyncInvoke::invoke_async`], which runs
+//! each call on tokio's blocking pool.
+//!
 //! What exists today: the runtime and the `bitvault_v1` functions for the
 //! request, response, errors, logging, configuration, clocks, randomness,
 //! the plugin's key-value namespace ([`kv`]) and events ([`events`]).
 //! Scoped HTTP for plugins, the WASI shim, the extension points, signed
 //! packages and registries are not built yet.
 #![forbid(unsafe_code)]
+
+mod asynchronous;
+
+pub use asynchronous::AsyncInvoke;
 
 /// The capability ABI: host function names and signatures, error codes,
 /// limits and grants.
@@ -38,6 +45,6 @@ pub use bitvault_abi as abi;
 pub use bitvault_abi::{Grants, LimitPolicy, Limits};
 pub use bitvault_runtime::{
     CallContext, CompiledModule, Compiler, ErrorKind, InvokeError, LoadError, LogSink, Metrics,
-    ModuleReport, Outcome, Prepared, Runtime, RuntimeConfig,
+    ModuleReport, Outcome, PluginConfig, Prepared, Runtime, RuntimeConfig,
 };
 pub use bitvault_runtime::{events, kv};
