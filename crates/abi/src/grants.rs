@@ -96,6 +96,14 @@ pub struct Grants {
     /// `emit_event` and the topics it may publish on; `None` withholds it.
     #[serde(default)]
     pub events: Option<EventsGrant>,
+    /// Stdio mode, for command-style modules of the WASI shim: when set,
+    /// `fd_read` on fd 0 reads the invocation's request and `fd_write` on
+    /// fd 1 appends to its response (bounded by `output_bytes`); fd 2 still
+    /// goes to the log. When unset, fd 0 has nothing to read (`EBADF`) and
+    /// fd 1 goes to the log like fd 2. It links no function and grants no
+    /// authority beyond the invocation's own request and response.
+    #[serde(default)]
+    pub stdio: bool,
 }
 
 /// The scope of an `events` grant: the topics a plugin may publish on.
@@ -136,7 +144,9 @@ impl Grants {
     /// - clocks and randomness withheld (`clock`, `random` false: linked,
     ///   answering `not_permitted`),
     /// - no key-value store (`kv` false),
-    /// - no events (`events` none).
+    /// - no events (`events` none),
+    /// - no stdio mode (`stdio` false: WASI stdout and stderr go to the
+    ///   log, which is withheld too, so their bytes are dropped).
     ///
     /// A module importing any other `bitvault_v1` function fails admission
     /// under it.
@@ -149,11 +159,13 @@ impl Grants {
             random: false,
             kv: false,
             events: None,
+            stdio: false,
         }
     }
 
     /// The core ABI: request and response functions, logging at every
-    /// level, configuration, the coarse clocks and randomness. This is what
+    /// level, configuration, the coarse clocks and randomness; no
+    /// key-value store, no events, no stdio mode. This is what
     /// `bitvault-plugin run` grants.
     pub fn core() -> Grants {
         Grants {
@@ -166,6 +178,7 @@ impl Grants {
             random: true,
             kv: false,
             events: None,
+            stdio: false,
         }
     }
 
@@ -177,6 +190,7 @@ impl Grants {
     /// config = true
     /// clock = true
     /// random = false
+    /// stdio = true
     ///
     /// [log]
     /// min_level = "info"
@@ -244,7 +258,7 @@ mod tests {
     #[test]
     fn grant_files_deny_what_they_do_not_name() -> Result<(), GrantFileError> {
         let g = Grants::from_toml("io = true\n[log]\nmin_level = \"warn\"\n")?;
-        assert!(g.io && !g.config && !g.clock && !g.random);
+        assert!(g.io && !g.config && !g.clock && !g.random && !g.stdio);
         assert_eq!(g.log.map(|l| l.min_level), Some(LogLevel::Warn));
         assert_eq!(Grants::from_toml("")?, Grants::none());
         Ok(())
@@ -274,6 +288,22 @@ mod tests {
     fn grant_files_carry_event_topics() -> Result<(), GrantFileError> {
         let g = Grants::from_toml("[events]\ntopics = [\"a.*\"]\n")?;
         assert!(g.events.is_some_and(|e| e.allows("a.b")));
+        Ok(())
+    }
+
+    #[test]
+    fn stdio_mode_is_off_unless_named() -> Result<(), GrantFileError> {
+        assert!(!Grants::none().stdio && !Grants::core().stdio);
+        let g = Grants::from_toml("io = true\nstdio = true\n")?;
+        assert!(g.stdio);
+        assert_eq!(
+            g,
+            Grants {
+                io: true,
+                stdio: true,
+                ..Grants::none()
+            }
+        );
         Ok(())
     }
 

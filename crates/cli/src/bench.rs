@@ -16,7 +16,8 @@ use crate::json::{self, Failure, micros};
 pub struct Args {
     /// The plugin: a `.wasm` binary or WebAssembly text.
     module: PathBuf,
-    /// The export to invoke, a `() -> i32` function.
+    /// The export to invoke, a `() -> i32` function (or a WASI command's
+    /// `_start`, `() -> ()`).
     export: String,
     #[command(flatten)]
     input: InputArg,

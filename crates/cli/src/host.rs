@@ -70,6 +70,11 @@ pub struct GrantArgs {
     /// grants `kv` unless a grant file decides
     #[arg(long, value_name = "DIR")]
     kv_dir: Option<PathBuf>,
+    /// Stdio mode for WASI command modules: fd 0 reads the request and fd 1
+    /// writes the response (fd 2 still goes to the log); adds `stdio` to the
+    /// grants, a grant file's included
+    #[arg(long)]
+    stdio: bool,
 }
 
 fn parse_config_pair(s: &str) -> Result<(String, String), String> {
@@ -80,21 +85,24 @@ fn parse_config_pair(s: &str) -> Result<(String, String), String> {
 }
 
 impl GrantArgs {
-    /// The grants: the file's, or the core ABI.
+    /// The grants: the file's, or the core ABI; with `--stdio`, in stdio
+    /// mode either way.
     ///
     /// # Errors
     /// When the grant file cannot be read or is not a valid grant file.
     pub fn grants(&self) -> Result<Grants> {
-        match &self.grant {
-            None if self.kv_dir.is_some() => Ok(Grants::core_with_kv()),
-            None => Ok(Grants::core()),
+        let mut grants = match &self.grant {
+            None if self.kv_dir.is_some() => Grants::core_with_kv(),
+            None => Grants::core(),
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read grant file `{}`", path.display()))?;
                 Grants::from_toml(&text)
-                    .with_context(|| format!("cannot use grant file `{}`", path.display()))
+                    .with_context(|| format!("cannot use grant file `{}`", path.display()))?
             }
-        }
+        };
+        grants.stdio |= self.stdio;
+        Ok(grants)
     }
 
     /// The configuration given with `--config` (a later key wins).

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use bitvault_abi::HostFn;
+use bitvault_runtime::wasi::WasiFn;
 use bitvault_runtime::{ExternDesc, Import, ModuleReport};
 
 use crate::host;
@@ -51,9 +52,20 @@ pub fn offered(import: &Import) -> Option<HostFn> {
     }
 }
 
-/// Whether an export can be invoked: a `() -> i32` function.
-pub fn invocable(desc: &ExternDesc) -> bool {
-    matches!(desc, ExternDesc::Func(t) if t.is_entry_point())
+/// The WASI shim function linked for `import` under any grants: a
+/// `wasi_snapshot_preview1` function imported with its preview1 signature.
+pub fn wasi(import: &Import) -> Option<WasiFn> {
+    let f = WasiFn::lookup(&import.module, &import.name)?;
+    match &import.desc {
+        ExternDesc::Func(t) if t.matches(f.signature()) => Some(f),
+        _ => None,
+    }
+}
+
+/// Whether an export can be invoked: a `() -> i32` function, or a WASI
+/// command's `_start` of type `() -> ()`.
+pub fn invocable(name: &str, desc: &ExternDesc) -> bool {
+    matches!(desc, ExternDesc::Func(t) if t.is_invocable_as(name))
 }
 
 fn signature(desc: &ExternDesc) -> String {
@@ -67,8 +79,14 @@ fn host_column(import: &Import) -> String {
     if let Some(f) = offered(import) {
         return format!("grantable (capability {})", f.capability());
     }
-    match HostFn::lookup(&import.module, &import.name) {
-        Some(f) => format!("not offered (the ABI defines {})", f.signature()),
+    if wasi(import).is_some() {
+        return "linked (wasi shim)".to_owned();
+    }
+    if let Some(f) = HostFn::lookup(&import.module, &import.name) {
+        return format!("not offered (the ABI defines {})", f.signature());
+    }
+    match WasiFn::lookup(&import.module, &import.name) {
+        Some(f) => format!("not offered (preview1 defines {})", f.signature()),
         None => "not offered".to_owned(),
     }
 }
@@ -115,7 +133,11 @@ fn human(r: &ModuleReport) -> String {
         .exports
         .iter()
         .map(|e| {
-            let note = if invocable(&e.desc) { "invocable" } else { "" };
+            let note = if invocable(&e.name, &e.desc) {
+                "invocable"
+            } else {
+                ""
+            };
             vec![
                 e.name.clone(),
                 e.desc.kind().to_owned(),

@@ -237,7 +237,8 @@ pub fn report(r: &ModuleReport) -> Value {
                 "name": i.name,
                 "kind": i.desc.kind(),
                 "signature": signature(&i.desc),
-                "grantable": offered.is_some(),
+                // WASI shim functions link under any grants.
+                "grantable": offered.is_some() || inspect::wasi(i).is_some(),
                 "capability": offered.map(|f| f.capability().name()),
             })
         })
@@ -250,7 +251,7 @@ pub fn report(r: &ModuleReport) -> Value {
                 "name": e.name,
                 "kind": e.desc.kind(),
                 "signature": signature(&e.desc),
-                "invocable": inspect::invocable(&e.desc),
+                "invocable": inspect::invocable(&e.name, &e.desc),
             })
         })
         .collect();

@@ -20,6 +20,7 @@ use wasmparser::{Parser, Payload, TypeRef, Validator, WasmFeatures};
 
 use crate::config::{AdmissionLimit, AdmissionLimits};
 use crate::error::{DeniedImport, DenyReason, InvalidModule, LoadError};
+use crate::wasi::{self, WasiFn};
 
 /// The export under which a module's start function is called.
 pub const START_EXPORT: &str = "__bitvault_start";
@@ -104,6 +105,18 @@ impl FuncType {
     /// Whether this is `() -> i32`, the type of an invocable export.
     pub fn is_entry_point(&self) -> bool {
         self.params.is_empty() && self.results == [WasmType::I32]
+    }
+
+    /// Whether an export of this type named `export` can be invoked: any
+    /// `() -> i32` function, and a WASI command's
+    /// [`_start`](crate::wasi::COMMAND_EXPORT) of type `() -> ()`.
+    pub fn is_invocable_as(&self, export: &str) -> bool {
+        self.is_entry_point() || (export == wasi::COMMAND_EXPORT && self.is_command())
+    }
+
+    /// Whether this is `() -> ()`.
+    fn is_command(&self) -> bool {
+        self.params.is_empty() && self.results.is_empty()
     }
 
     fn from_parser(t: &wasmparser::FuncType) -> FuncType {
@@ -250,12 +263,14 @@ impl ModuleReport {
     }
 
     /// Checks every import against `grants` and returns the host functions
-    /// to link, in import order.
+    /// to link, in import order: `bitvault_v1` functions the grants permit,
+    /// and any `wasi_snapshot_preview1` function (the shim links under every
+    /// grant set; what each may do is decided when it is called).
     ///
     /// # Errors
     /// [`LoadError::CapabilityDenied`] naming every import that is unknown,
     /// ungranted, of the wrong kind or of the wrong signature.
-    pub fn link_plan(&self, grants: &Grants) -> Result<Vec<HostFn>, LoadError> {
+    pub fn link_plan(&self, grants: &Grants) -> Result<Vec<LinkedFn>, LoadError> {
         let mut plan = Vec::with_capacity(self.imports.len());
         let mut denied = Vec::new();
         for import in &self.imports {
@@ -264,7 +279,7 @@ impl ModuleReport {
                 name: import.name.clone(),
                 reason,
             };
-            let Some(f) = HostFn::lookup(&import.module, &import.name) else {
+            let Some(f) = LinkedFn::lookup(&import.module, &import.name) else {
                 denied.push(deny(DenyReason::Unknown));
                 continue;
             };
@@ -279,12 +294,15 @@ impl ModuleReport {
                     expected: f.signature().to_string(),
                     found: ty.to_string(),
                 }));
-            } else if !grants.permits(f) {
-                denied.push(deny(DenyReason::NotGranted {
-                    capability: f.capability(),
-                }));
-            } else {
-                plan.push(f);
+                continue;
+            }
+            match f {
+                LinkedFn::Native(h) if !grants.permits(h) => {
+                    denied.push(deny(DenyReason::NotGranted {
+                        capability: h.capability(),
+                    }));
+                }
+                _ => plan.push(f),
             }
         }
         if denied.is_empty() {
@@ -292,6 +310,56 @@ impl ModuleReport {
         } else {
             Err(LoadError::CapabilityDenied { imports: denied })
         }
+    }
+}
+
+/// A host function linked into a module's instances: one of the native
+/// `bitvault_v1` ABI or of the `wasi_snapshot_preview1` shim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LinkedFn {
+    /// A function of the native ABI, linked when its capability is granted.
+    Native(HostFn),
+    /// A function of the WASI shim, linked under every grant set.
+    Wasi(WasiFn),
+}
+
+impl LinkedFn {
+    /// The host function imported as `module`.`name`, in any namespace the
+    /// host offers.
+    pub fn lookup(module: &str, name: &str) -> Option<LinkedFn> {
+        HostFn::lookup(module, name)
+            .map(LinkedFn::Native)
+            .or_else(|| WasiFn::lookup(module, name).map(LinkedFn::Wasi))
+    }
+
+    /// The import module (namespace).
+    pub const fn module(self) -> &'static str {
+        match self {
+            LinkedFn::Native(_) => bitvault_abi::NAMESPACE,
+            LinkedFn::Wasi(_) => wasi::NAMESPACE,
+        }
+    }
+
+    /// The import name inside [`LinkedFn::module`].
+    pub const fn name(self) -> &'static str {
+        match self {
+            LinkedFn::Native(f) => f.name(),
+            LinkedFn::Wasi(f) => f.name(),
+        }
+    }
+
+    /// The exact signature a module must import the function with.
+    pub const fn signature(self) -> Signature {
+        match self {
+            LinkedFn::Native(f) => f.signature(),
+            LinkedFn::Wasi(f) => f.signature(),
+        }
+    }
+}
+
+impl fmt::Display for LinkedFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.module(), self.name())
     }
 }
 

@@ -343,7 +343,8 @@ pub enum InvokeError {
     /// The module was refused at load time.
     #[error(transparent)]
     Load(#[from] LoadError),
-    /// The export does not exist, or is not a `() -> i32` function.
+    /// The export does not exist, or is not a `() -> i32` function (nor a
+    /// WASI command's `_start` of type `() -> ()`).
     #[error("{}", missing_export(export, found))]
     MissingExport {
         /// The export asked for.
@@ -370,6 +371,9 @@ pub enum InvokeError {
 fn missing_export(export: &str, found: &Option<String>) -> String {
     match found {
         None => format!("missing export `{export}`"),
+        Some(t) if export == crate::wasi::COMMAND_EXPORT => {
+            format!("export `{export}` is {t}, expected a function () -> () or () -> i32")
+        }
         Some(t) => format!("export `{export}` is {t}, expected a function () -> i32"),
     }
 }

@@ -77,6 +77,48 @@ pub(crate) fn write(view: &MemoryView<'_>, ptr: u32, src: &[u8]) -> Result<(), E
     Ok(())
 }
 
+/// Reads `N` bytes of guest memory at `ptr` into an array (a fixed-size
+/// field of a guest structure: an iovec, a subscription, an integer).
+///
+/// # Errors
+/// [`ErrorCode::OutOfBounds`] when `ptr .. ptr + N` does not lie in `view`.
+pub(crate) fn read_array<const N: usize>(
+    view: &MemoryView<'_>,
+    ptr: u32,
+) -> Result<[u8; N], ErrorCode> {
+    let len = u32::try_from(N).map_err(|_| ErrorCode::OutOfBounds)?;
+    let start = check(ptr, len, view.data_size())?;
+    let mut out = [0u8; N];
+    // SAFETY: `check` proved `start + N <= view.data_size()`, so the source
+    // range lies inside the memory's current allocation starting at
+    // `view.data_ptr()`, which cannot grow or move while the host function
+    // runs (no guest code runs, and the view borrows the store). The
+    // destination is a local array of exactly `N` bytes, which cannot
+    // overlap guest linear memory.
+    unsafe {
+        std::ptr::copy_nonoverlapping(view.data_ptr().add(start), out.as_mut_ptr(), N);
+    }
+    Ok(out)
+}
+
+/// Writes `value` as a little-endian `u32` at `ptr`.
+///
+/// # Errors
+/// [`ErrorCode::OutOfBounds`] when the four bytes do not lie in `view`;
+/// guest memory is then unchanged.
+pub(crate) fn write_u32(view: &MemoryView<'_>, ptr: u32, value: u32) -> Result<(), ErrorCode> {
+    write(view, ptr, &value.to_le_bytes())
+}
+
+/// Writes `value` as a little-endian `u64` at `ptr`.
+///
+/// # Errors
+/// [`ErrorCode::OutOfBounds`] when the eight bytes do not lie in `view`;
+/// guest memory is then unchanged.
+pub(crate) fn write_u64(view: &MemoryView<'_>, ptr: u32, value: u64) -> Result<(), ErrorCode> {
+    write(view, ptr, &value.to_le_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
 //! The core host functions of `bitvault_v1` and the per-invocation state
-//! they work on.
+//! they (and the WASI shim in [`wasi`](crate::wasi)) work on.
 //!
 //! Every host function counts itself against the host-call limit, checks the
 //! deadline, runs inside `catch_unwind` (a panic becomes
@@ -23,6 +23,7 @@ use crate::events::{Event, EventBinding};
 use crate::guest_mem;
 use crate::kv::KvQuotas;
 use crate::kv::{KvError, KvStore, MAX_LIST_LIMIT, Namespace};
+use crate::wasi::WasiState;
 
 /// One log message from a plugin, tagged with where it came from.
 #[derive(Debug, Clone, Copy)]
@@ -134,6 +135,10 @@ pub(crate) enum Termination {
     Deadline,
     #[error("host function panicked: {0}")]
     Panic(String),
+    /// WASI `proc_exit`: not a failure in itself; the invocation maps the
+    /// code to success (0) or `plugin_error`.
+    #[error("exit with code {0}")]
+    Exit(i32),
 }
 
 impl Termination {
@@ -147,6 +152,12 @@ impl Termination {
                 deadline_ms: limits.deadline_ms,
             },
             Termination::Panic(message) => InvokeError::HostPanic { message },
+            // The call path turns an exit into a result before it can get
+            // here; a non-zero code is the plugin's error either way.
+            Termination::Exit(code) => InvokeError::PluginError {
+                code,
+                message: None,
+            },
         }
     }
 }
@@ -206,9 +217,11 @@ pub(crate) struct HostState {
     pub(crate) log_lines: u32,
     pub(crate) log_bytes: u64,
     pub(crate) tags: Tags,
+    /// The WASI shim's descriptors and line buffers.
+    pub(crate) wasi: WasiState,
 }
 
-type HostResult<T = i32> = Result<T, Termination>;
+pub(crate) type HostResult<T = i32> = Result<T, Termination>;
 
 impl HostState {
     /// Accounts for one host call and checks the deadline.
@@ -229,7 +242,7 @@ impl HostState {
 
 /// Runs a host function body with call accounting, the deadline check and
 /// panic containment.
-fn guarded<T>(
+pub(crate) fn guarded<T>(
     env: &mut FunctionEnvMut<'_, HostState>,
     body: impl FnOnce(&mut FunctionEnvMut<'_, HostState>) -> Result<T, Termination>,
 ) -> HostResult<T> {

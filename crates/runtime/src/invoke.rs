@@ -11,8 +11,7 @@ use wasmer::{
 };
 use wasmer_middlewares::metering::{self, MeteringPoints};
 
-use crate::Prepared;
-use crate::admission::START_EXPORT;
+use crate::admission::{LinkedFn, START_EXPORT};
 use crate::error::{Frame, InvokeError, TrapInfo};
 use crate::events::{EventBinding, EventBus, EventLimits};
 use crate::host::{
@@ -20,6 +19,7 @@ use crate::host::{
 };
 use crate::kv::{KvError, KvQuotas, KvStore, Namespace};
 use crate::tunables::{CallCeilings, CallTunables};
+use crate::{Prepared, wasi};
 
 /// Who an invocation runs for, under which limits, and where its log goes.
 #[derive(Clone)]
@@ -187,9 +187,10 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
         },
     };
 
-    if let Err(e) = p.check_export(export) {
-        return fail(e, metrics);
-    }
+    let command = match p.check_export(export) {
+        Ok(command) => command,
+        Err(e) => return fail(e, metrics),
+    };
     if input.len() as u64 > limits.input_bytes {
         return fail(
             InvokeError::LimitExceeded {
@@ -235,23 +236,32 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
                 sink: ctx.log.clone(),
                 min_level: p.log_min_level.unwrap_or(LogLevel::Error),
             },
+            wasi: wasi::WasiState::new(p.stdio, p.log_min_level.is_some()),
         },
     );
     let imports: Vec<Extern> = p
         .plan
         .iter()
-        .map(|f| Extern::Function(host::function(&mut store, &env, *f)))
+        .map(|f| {
+            Extern::Function(match *f {
+                LinkedFn::Native(h) => host::function(&mut store, &env, h),
+                LinkedFn::Wasi(w) => wasi::function(&mut store, &env, w),
+            })
+        })
         .collect();
 
     let armed = rt.watchdog.arm(deadline, store.interrupter());
     let mut live: Option<Live> = None;
+    let entry = Entry { export, command };
     let result = run(
-        p, export, &mut store, &env, &imports, &limits, deadline, &mut live,
+        p, entry, &mut store, &env, &imports, &limits, deadline, &mut live,
     );
     drop(armed);
 
     // Metrics, whatever happened.
     let state = env.as_mut(&mut store);
+    // Unterminated lines of WASI stdout and stderr end with the call.
+    wasi::flush(state);
     metrics.output_bytes = state.output.len() as u64;
     metrics.host_calls = state.host_calls;
     metrics.log_lines = state.log_lines;
@@ -278,6 +288,7 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
             message: env.as_mut(&mut store).error_message.take(),
         }),
         Err(Failure::Early(e)) => Err(e),
+        Err(Failure::Terminated(t)) => Err(t.into_error(&limits)),
         Err(Failure::Instantiate(message)) => Err(match ceilings.refusal() {
             Some(r) => InvokeError::MemoryLimit {
                 resource: r.resource,
@@ -307,6 +318,8 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
 enum Failure {
     /// Classified before or outside guest execution.
     Early(InvokeError),
+    /// A host function ended the call.
+    Terminated(Termination),
     /// Instantiation failed before any guest code ran (a ceiling refused a
     /// declared memory or table, or linking failed).
     Instantiate(String),
@@ -314,10 +327,29 @@ enum Failure {
     Runtime(RuntimeError),
 }
 
+/// The export to run and how to call it.
+#[derive(Clone, Copy)]
+struct Entry<'a> {
+    export: &'a str,
+    /// A WASI command's `_start`, `() -> ()`, rather than `() -> i32`.
+    command: bool,
+}
+
+/// What a guest call's error means: WASI `proc_exit` is the call's result
+/// code, a host function's [`Termination`] is already classified, anything
+/// else is classified later.
+fn ended(e: RuntimeError) -> Result<i32, Failure> {
+    match e.downcast::<Termination>() {
+        Ok(Termination::Exit(code)) => Ok(code),
+        Ok(t) => Err(Failure::Terminated(t)),
+        Err(e) => Err(Failure::Runtime(e)),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run(
     p: &Prepared,
-    export: &str,
+    entry: Entry<'_>,
     store: &mut Store,
     env: &FunctionEnv<HostState>,
     imports: &[Extern],
@@ -327,7 +359,7 @@ fn run(
 ) -> Result<i32, Failure> {
     let instance = match Instance::new_by_index(store, &p.module.module, imports) {
         Ok(i) => i,
-        Err(InstantiationError::Start(e)) => return Err(Failure::Runtime(e)),
+        Err(InstantiationError::Start(e)) => return ended(e),
         Err(e) => return Err(Failure::Instantiate(e.to_string())),
     };
     metering::set_remaining_points(store, &instance, limits.fuel);
@@ -342,34 +374,41 @@ fn run(
             deadline_ms: limits.deadline_ms,
         }))
     };
-    if p.module.report.has_start {
+    // A `proc_exit` in the start function or `_initialize` ends the call
+    // with its code, as it would end a process.
+    for (run_it, name) in [
+        (p.module.report.has_start, START_EXPORT),
+        (p.has_initialize, INITIALIZE_EXPORT),
+    ] {
+        if !run_it {
+            continue;
+        }
         if Instant::now() >= deadline {
             return deadline_passed();
         }
-        let start: TypedFunction<(), ()> = instance
+        let f: TypedFunction<(), ()> = instance
             .exports
-            .get_typed_function(store, START_EXPORT)
+            .get_typed_function(store, name)
             .map_err(|e| Failure::Early(internal(e)))?;
-        start.call(store).map_err(Failure::Runtime)?;
-    }
-    if p.has_initialize {
-        if Instant::now() >= deadline {
-            return deadline_passed();
+        if let Err(e) = f.call(store) {
+            return ended(e);
         }
-        let init: TypedFunction<(), ()> = instance
-            .exports
-            .get_typed_function(store, INITIALIZE_EXPORT)
-            .map_err(|e| Failure::Early(internal(e)))?;
-        init.call(store).map_err(Failure::Runtime)?;
     }
     if Instant::now() >= deadline {
         return deadline_passed();
     }
+    if entry.command {
+        let f: TypedFunction<(), ()> = instance
+            .exports
+            .get_typed_function(store, entry.export)
+            .map_err(|e| Failure::Early(internal(e)))?;
+        return f.call(store).map_or_else(ended, |()| Ok(0));
+    }
     let f: TypedFunction<(), i32> = instance
         .exports
-        .get_typed_function(store, export)
+        .get_typed_function(store, entry.export)
         .map_err(|e| Failure::Early(internal(e)))?;
-    f.call(store).map_err(Failure::Runtime)
+    f.call(store).or_else(ended)
 }
 
 /// An export that admission saw but the instance does not offer as typed:
@@ -388,10 +427,6 @@ fn classify(
     fuel_exhausted: bool,
     ceilings: &CallCeilings,
 ) -> InvokeError {
-    let err = match err.downcast::<Termination>() {
-        Ok(t) => return t.into_error(limits),
-        Err(e) => e,
-    };
     let code = err.clone().to_trap();
     if code == Some(wasmer::sys::vm::TrapCode::HostInterrupt) {
         return InvokeError::Deadline {

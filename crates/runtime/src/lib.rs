@@ -1,7 +1,7 @@
 //! The engine of BitVault Plugins: admission, compilation, caching and
 //! per-invocation execution of WebAssembly plugins on `wasmer`, with fuel,
 //! memory, table, deadline, output, log and host-call limits, and the core
-//! `bitvault_v1` host functions.
+//! `bitvault_v1` host functions, plus a deny-by-default WASI preview 1 shim.
 //!
 //! ```
 //! use bitvault_abi::{Grants, LimitPolicy};
@@ -42,6 +42,12 @@
 //!   instance**, so nothing survives from one call to the next. Every way a
 //!   call can end is an [`Outcome`]: the response or a typed
 //!   [`InvokeError`], with [`Metrics`] either way.
+//! - [`wasi`]: a deny-by-default `wasi_snapshot_preview1` shim, so that
+//!   modules from mainstream toolchains load: stdout and stderr go to the
+//!   log, clocks and randomness follow the grants, `proc_exit` ends the
+//!   call, and files and sockets answer "not capable". In stdio mode
+//!   ([`Grants::stdio`]) a command's `_start` reads the request on fd 0 and
+//!   writes the response on fd 1.
 //! - Limits: fuel via `wasmer-middlewares` metering; memory and table
 //!   ceilings via per-call engine tunables; the deadline via a shared
 //!   watchdog thread that interrupts running guest code with
@@ -70,19 +76,20 @@ mod watchdog;
 pub mod events;
 pub mod kv;
 pub mod net;
+pub mod wasi;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bitvault_abi::{ABI_VERSION, Grants, HostFn, INITIALIZE_EXPORT, LogLevel};
+use bitvault_abi::{ABI_VERSION, Grants, INITIALIZE_EXPORT, LogLevel};
 use bytes::Bytes;
 use wasmer::sys::{CpuFeature, EngineBuilder, NativeEngineExt};
 use wasmer::{Engine, Module};
 use wasmer_middlewares::Metering;
 
 pub use admission::{
-    Export, ExternDesc, FuncType, Import, MemoryDecl, ModuleReport, START_EXPORT, TableDecl,
-    WasmType,
+    Export, ExternDesc, FuncType, Import, LinkedFn, MemoryDecl, ModuleReport, START_EXPORT,
+    TableDecl, WasmType,
 };
 pub use cache::{CacheKey, CacheOrigin, Digest, Rejection, hex, sha256};
 pub use config::{AdmissionLimit, AdmissionLimits, Compiler, DiskCache, RuntimeConfig};
@@ -182,11 +189,12 @@ impl CompiledModule {
 pub struct Prepared {
     runtime: Arc<RuntimeInner>,
     module: Arc<CompiledModule>,
-    plan: Arc<[HostFn]>,
+    plan: Arc<[LinkedFn]>,
     has_initialize: bool,
     log_min_level: Option<LogLevel>,
     clock: bool,
     random: bool,
+    stdio: bool,
     topics: Option<Arc<bitvault_abi::EventsGrant>>,
 }
 
@@ -316,6 +324,7 @@ impl Runtime {
             log_min_level: grants.log.as_ref().map(|l| l.min_level),
             clock: grants.clock,
             random: grants.random,
+            stdio: grants.stdio,
             topics: grants.events.clone().map(Arc::new),
             module,
         })
@@ -409,12 +418,15 @@ fn compiling_engine(compiler: Compiler, max_fuel: u64) -> Engine {
 }
 
 impl Prepared {
-    /// Invokes `export` (a `() -> i32` function) with `input` as the request,
-    /// on a fresh store and instance.
+    /// Invokes `export` (a `() -> i32` function, or a WASI command's
+    /// `_start` of type `() -> ()`) with `input` as the request, on a fresh
+    /// store and instance.
     ///
     /// Before the export, the module's start function (if any) and then
     /// `_initialize` (if exported as `() -> ()`) run on the same instance,
-    /// all under one fuel budget and one deadline.
+    /// all under one fuel budget and one deadline. A `_start` that returns
+    /// succeeds like an entry point returning 0; WASI `proc_exit(code)`
+    /// anywhere ends the call as if the entry point had returned `code`.
     pub fn invoke(&self, export: &str, input: impl Into<Bytes>, ctx: &CallContext) -> Outcome {
         invoke::invoke(self, export, input.into(), ctx)
     }
@@ -425,17 +437,19 @@ impl Prepared {
     }
 
     /// The host functions linked into every instance, in import order.
-    pub fn linked(&self) -> &[HostFn] {
+    pub fn linked(&self) -> &[LinkedFn] {
         &self.plan
     }
 
-    fn check_export(&self, export: &str) -> Result<(), InvokeError> {
+    /// Checks that `export` can be invoked; `Ok(true)` for a `() -> ()`
+    /// command (`_start`), `Ok(false)` for a `() -> i32` entry point.
+    fn check_export(&self, export: &str) -> Result<bool, InvokeError> {
         let report = &self.module.report;
         match report.exports.iter().find(|e| e.name == export) {
             Some(Export {
                 desc: ExternDesc::Func(t),
                 ..
-            }) if t.is_entry_point() => Ok(()),
+            }) if t.is_invocable_as(export) => Ok(!t.is_entry_point()),
             Some(Export { desc, .. }) => Err(InvokeError::MissingExport {
                 export: export.to_owned(),
                 found: Some(match desc {

@@ -8,6 +8,7 @@ mod grants;
 mod inspect;
 mod outcomes;
 mod run;
+mod stdio;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow, bail};
 use bitvault_abi::{Grants, HostFn, LogLevel};
-use bitvault_runtime::{InvokeError, Prepared};
+use bitvault_runtime::{InvokeError, LinkedFn, Prepared};
 
 use crate::{ctx, ctx_logged, defaults, runtime};
 
@@ -94,6 +94,7 @@ fn the_c_plugin_links_exactly_the_functions_it_imports() -> Result<()> {
             HostFn::SetError,
             HostFn::Log
         ]
+        .map(LinkedFn::Native)
     );
     Ok(())
 }

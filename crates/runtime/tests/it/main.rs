@@ -11,6 +11,7 @@ mod kv_host;
 mod limits;
 mod net;
 mod outcomes;
+mod wasi;
 
 use std::sync::Arc;
 
