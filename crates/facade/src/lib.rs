@@ -29,9 +29,10 @@
 //!
 //! What exists today: the runtime and the `bitvault_v1` functions for the
 //! request, response, errors, logging, configuration, clocks, randomness,
-//! the plugin's key-value namespace ([`kv`]) and events ([`events`]).
-//! Scoped HTTP for plugins, the WASI shim, the extension points, signed
-//! packages and registries are not built yet.
+//! the plugin's key-value namespace ([`kv`]) and events ([`events`]); the
+//! deny-by-default WASI preview 1 shim with its stdio mode; the scoped-HTTP
+//! policy ([`net`]) and client ([`http`]), not yet exposed to plugins. The
+//! extension points, signed packages and registries are not built yet.
 #![forbid(unsafe_code)]
 
 mod asynchronous;
@@ -47,4 +48,4 @@ pub use bitvault_runtime::{
     CallContext, CompiledModule, Compiler, ErrorKind, InvokeError, LoadError, LogSink, Metrics,
     ModuleReport, Outcome, PluginConfig, Prepared, Runtime, RuntimeConfig,
 };
-pub use bitvault_runtime::{events, kv};
+pub use bitvault_runtime::{events, http, kv, net};

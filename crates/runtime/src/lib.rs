@@ -74,6 +74,8 @@ mod tunables;
 mod watchdog;
 
 pub mod events;
+#[cfg(feature = "http-client")]
+pub mod http;
 pub mod kv;
 pub mod net;
 pub mod wasi;

@@ -6,6 +6,8 @@ mod c_plugin;
 mod cache;
 mod concurrency;
 mod events;
+#[cfg(feature = "http-client")]
+mod http;
 mod kv;
 mod kv_host;
 mod limits;
