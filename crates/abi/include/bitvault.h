@@ -51,8 +51,9 @@ extern "C" {
  * random_fill). */
 #define BITVAULT_ERR_NOT_PERMITTED (-7)
 
-/* A write would exceed a quota of the plugin's KV namespace; nothing was
- * changed. */
+/* A quota would be exceeded: a KV write past a namespace quota (nothing was
+ * changed), or an HTTP request past the grant's per-invocation count
+ * (nothing was sent). */
 #define BITVAULT_ERR_QUOTA_EXCEEDED (-8)
 /* The host cannot serve the request now (no KV store bound, or the store
  * failed). */
@@ -60,6 +61,11 @@ extern "C" {
 /* Emitting would make the causal chain of events deeper than the host
  * allows; nothing was published. */
 #define BITVAULT_ERR_DEPTH_EXCEEDED (-10)
+/* An HTTP request hit its timeout or the invocation's deadline. */
+#define BITVAULT_ERR_TIMED_OUT (-11)
+/* The peer could not be reached or spoke badly (connection refused or reset,
+ * TLS failure, malformed response or redirect, too many redirects). */
+#define BITVAULT_ERR_CONNECTION_FAILED (-12)
 
 /* Clocks for bitvault_clock_now. */
 #define BITVAULT_CLOCK_WALL 0      /* ms since the Unix epoch */
@@ -249,6 +255,29 @@ int32_t bitvault_kv_list(int32_t prefix_ptr, int32_t prefix_len,
 __attribute__((import_module("bitvault_v1"), import_name("emit_event")))
 int32_t bitvault_emit_event(int32_t topic_ptr, int32_t topic_len,
                             int32_t payload_ptr, int32_t payload_len);
+
+/*
+ * bitvault_v1.http_request: (head_ptr: i32, head_len: i32, body_ptr: i32,
+ *                            body_len: i32) -> i32
+ *
+ * Sends an HTTP request to an origin the grant allows. The head is: the
+ * method and the absolute URL, each a u32 LE length and its bytes; a u32 LE
+ * header count; per header the name and the value, each a u32 LE length and
+ * its bytes. The body is (body_ptr, body_len), body_len 0 for none. Returns
+ * the length of the response staged for bitvault_result_read: u32 LE status;
+ * u32 LE header count; per header name and value as above (names in lower
+ * case); the body as a u32 LE length and its bytes. Errors:
+ * BITVAULT_ERR_NOT_PERMITTED (URL, method, address or a redirect outside the
+ * grant), BITVAULT_ERR_QUOTA_EXCEEDED (request count), BITVAULT_ERR_TOO_LARGE
+ * (request or response over the host's bounds), BITVAULT_ERR_TIMED_OUT,
+ * BITVAULT_ERR_CONNECTION_FAILED, BITVAULT_ERR_INVALID_ARGUMENT (malformed
+ * head, unsupported method, forbidden or malformed header, bad URL),
+ * BITVAULT_ERR_INVALID_UTF8, BITVAULT_ERR_UNAVAILABLE (no HTTP client bound),
+ * BITVAULT_ERR_NO_MEMORY or BITVAULT_ERR_OUT_OF_BOUNDS.
+ */
+__attribute__((import_module("bitvault_v1"), import_name("http_request")))
+int32_t bitvault_http_request(int32_t head_ptr, int32_t head_len,
+                              int32_t body_ptr, int32_t body_len);
 
 #ifdef __cplusplus
 }

@@ -1,62 +1,8 @@
 //! Capability grants: which host functions a plugin is linked against, and
 //! with what scope.
 
-use crate::{HostFn, LogLevel};
+use crate::{CapabilityKind, HostFn, LogLevel};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// A family of host functions that is granted or withheld as a whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapabilityKind {
-    /// The invocation's own request and response: `input_len`, `read_input`,
-    /// `write_output`, `set_error`.
-    Io,
-    /// Levelled, bounded logging: `log`.
-    Log,
-    /// The install-time configuration: `config_get`.
-    Config,
-    /// Coarse (1 ms) wall-clock and monotonic time: `clock_now`. A soft
-    /// capability: always linked; withheld, it answers `not_permitted`.
-    Clock,
-    /// Random bytes from the host's CSPRNG: `random_fill`. A soft
-    /// capability: always linked; withheld, it answers `not_permitted`.
-    Random,
-    /// The plugin's key-value namespace: `kv_get`, `kv_put`, `kv_delete`,
-    /// `kv_list`. The host binds the namespace to the tenant and plugin.
-    Kv,
-    /// Publishing events on granted topics: `emit_event`.
-    Events,
-}
-
-impl CapabilityKind {
-    /// Whether a module may import the capability's functions even when it
-    /// is not granted (they then answer `not_permitted`). Clocks and
-    /// randomness are soft so that a host or grant can withhold them without
-    /// making common toolchains' modules fail admission.
-    pub const fn is_soft(self) -> bool {
-        matches!(self, CapabilityKind::Clock | CapabilityKind::Random)
-    }
-
-    /// The stable lower-case name used in grant files and messages.
-    pub const fn name(self) -> &'static str {
-        match self {
-            CapabilityKind::Io => "io",
-            CapabilityKind::Log => "log",
-            CapabilityKind::Config => "config",
-            CapabilityKind::Clock => "clock",
-            CapabilityKind::Random => "random",
-            CapabilityKind::Kv => "kv",
-            CapabilityKind::Events => "events",
-        }
-    }
-}
-
-impl fmt::Display for CapabilityKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// The scope of a `log` grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,6 +50,99 @@ pub struct Grants {
     /// authority beyond the invocation's own request and response.
     #[serde(default)]
     pub stdio: bool,
+    /// `http_request`, the origins it may reach and how often; `None`
+    /// withholds it.
+    #[serde(default)]
+    pub http: Option<HttpGrant>,
+}
+
+/// The scope of an `http` grant. The host parses it when a plugin is
+/// prepared; an entry it cannot parse refuses the preparation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpGrant {
+    /// The origins requests may go to: scheme, host and port exactly, and
+    /// optionally a path prefix and a set of methods.
+    pub origins: Vec<HttpOrigin>,
+    /// Address ranges (`127.0.0.0/8`, `10.1.2.3`, `fd00::/8`) that requests
+    /// may reach although they are not public: loopback, private,
+    /// link-local, cloud metadata and the like are refused unless listed
+    /// here. A metadata address is allowed only by naming it exactly.
+    #[serde(default)]
+    pub allow_private: Vec<String>,
+    /// Requests per invocation, redirects not counted; the next one is
+    /// refused with `quota_exceeded`.
+    #[serde(default = "HttpGrant::default_max_requests")]
+    pub max_requests: u32,
+}
+
+impl HttpGrant {
+    /// The `max_requests` of a grant that names none.
+    pub const DEFAULT_MAX_REQUESTS: u32 = 16;
+
+    fn default_max_requests() -> u32 {
+        HttpGrant::DEFAULT_MAX_REQUESTS
+    }
+
+    /// A grant of `origins` (URLs, any method), no private ranges and the
+    /// default request count.
+    pub fn to<S: Into<String>>(origins: impl IntoIterator<Item = S>) -> HttpGrant {
+        HttpGrant {
+            origins: origins.into_iter().map(HttpOrigin::any_method).collect(),
+            allow_private: Vec::new(),
+            max_requests: HttpGrant::DEFAULT_MAX_REQUESTS,
+        }
+    }
+}
+
+/// One origin of an [`HttpGrant`]. In a grant file it is either a URL
+/// string (`"https://api.example.com/v1/"`, any method) or a table
+/// `{ url = "…", methods = ["GET", "HEAD"] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "OriginEntry")]
+pub struct HttpOrigin {
+    /// `scheme://host[:port][/path-prefix]`.
+    pub url: String,
+    /// The methods allowed; `None` allows every method the host supports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+}
+
+impl HttpOrigin {
+    /// `url` with every method allowed.
+    pub fn any_method(url: impl Into<String>) -> HttpOrigin {
+        HttpOrigin {
+            url: url.into(),
+            methods: None,
+        }
+    }
+}
+
+/// The two spellings of an origin in a grant file.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OriginEntry {
+    Url(String),
+    Table(OriginTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OriginTable {
+    url: String,
+    methods: Option<Vec<String>>,
+}
+
+impl From<OriginEntry> for HttpOrigin {
+    fn from(e: OriginEntry) -> HttpOrigin {
+        match e {
+            OriginEntry::Url(url) => HttpOrigin { url, methods: None },
+            OriginEntry::Table(t) => HttpOrigin {
+                url: t.url,
+                methods: t.methods,
+            },
+        }
+    }
 }
 
 /// The scope of an `events` grant: the topics a plugin may publish on.
@@ -146,7 +185,8 @@ impl Grants {
     /// - no key-value store (`kv` false),
     /// - no events (`events` none),
     /// - no stdio mode (`stdio` false: WASI stdout and stderr go to the
-    ///   log, which is withheld too, so their bytes are dropped).
+    ///   log, which is withheld too, so their bytes are dropped),
+    /// - no HTTP (`http` none).
     ///
     /// A module importing any other `bitvault_v1` function fails admission
     /// under it.
@@ -160,12 +200,13 @@ impl Grants {
             kv: false,
             events: None,
             stdio: false,
+            http: None,
         }
     }
 
     /// The core ABI: request and response functions, logging at every
     /// level, configuration, the coarse clocks and randomness; no
-    /// key-value store, no events, no stdio mode. This is what
+    /// key-value store, no events, no stdio mode, no HTTP. This is what
     /// `bitvault-plugin run` grants.
     pub fn core() -> Grants {
         Grants {
@@ -179,6 +220,7 @@ impl Grants {
             kv: false,
             events: None,
             stdio: false,
+            http: None,
         }
     }
 
@@ -194,14 +236,27 @@ impl Grants {
     ///
     /// [log]
     /// min_level = "info"
+    ///
+    /// [http]
+    /// origins = ["https://api.example.com/v1/", { url = "https://hooks.example.com", methods = ["POST"] }]
+    /// allow_private = []
+    /// max_requests = 4
     /// ```
     ///
     /// # Errors
     /// [`GrantFileError`] for TOML syntax errors, unknown keys or values of
     /// the wrong type.
     pub fn from_toml(text: &str) -> Result<Grants, GrantFileError> {
-        toml::from_str(text).map_err(|e| GrantFileError {
-            message: e.to_string().trim().replace('\n', " "),
+        toml::from_str(text).map_err(|e| {
+            let position = e.span().map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("line {line}, column {column}: ")
+            });
+            GrantFileError {
+                message: format!("{}{}", position.unwrap_or_default(), e.message().trim()),
+            }
         })
     }
 
@@ -223,6 +278,7 @@ impl Grants {
             CapabilityKind::Random => self.random,
             CapabilityKind::Kv => self.kv,
             CapabilityKind::Events => self.events.is_some(),
+            CapabilityKind::Http => self.http.is_some(),
         }
     }
 
@@ -249,6 +305,7 @@ mod tests {
         assert!(!Grants::none().grants(CapabilityKind::Clock));
         let all = Grants {
             events: Some(EventsGrant { topics: vec![] }),
+            http: Some(HttpGrant::to(["https://example.com"])),
             ..Grants::core_with_kv()
         };
         assert_eq!(all.linked().count(), HostFn::ALL.len());
@@ -310,9 +367,43 @@ mod tests {
     #[test]
     fn grant_files_refuse_unknown_keys_and_wrong_types() {
         let e = Grants::from_toml("io = true\nnetwork = true\n").unwrap_err();
-        assert!(e.message.contains("network"), "{e}");
+        assert!(
+            e.message
+                .starts_with("line 2, column 1: unknown field `network`"),
+            "{e}"
+        );
         assert!(Grants::from_toml("io = \"yes\"").is_err());
         assert!(Grants::from_toml("[log]\nmin_level = \"loud\"").is_err());
+    }
+
+    #[test]
+    fn http_grants_take_urls_or_tables_and_default_their_count() -> Result<(), GrantFileError> {
+        let g = Grants::from_toml(
+            "[http]\norigins = [\"https://a.example\", { url = \"http://127.0.0.1:8080/v1/\", methods = [\"GET\"] }]\nallow_private = [\"127.0.0.0/8\"]\n",
+        )?;
+        let http = g.http.expect("http granted");
+        assert_eq!(http.origins[0], HttpOrigin::any_method("https://a.example"));
+        assert_eq!(
+            http.origins[1].methods.as_deref(),
+            Some(&["GET".to_owned()][..])
+        );
+        assert_eq!(http.allow_private, ["127.0.0.0/8"]);
+        assert_eq!(http.max_requests, HttpGrant::DEFAULT_MAX_REQUESTS);
+        assert!(
+            Grants::from_toml("[http]\norigins = []\nmax_requests = 2\n")?
+                .http
+                .is_some()
+        );
+        // Unknown keys are refused, in the grant and in an origin table.
+        assert!(Grants::from_toml("[http]\norigins = []\nproxy = \"x\"\n").is_err());
+        assert!(
+            Grants::from_toml("[http]\norigins = [{ url = \"https://a\", port = 1 }]\n").is_err()
+        );
+        assert!(
+            Grants::from_toml("[http]\n").is_err(),
+            "origins are required"
+        );
+        Ok(())
     }
 
     #[test]

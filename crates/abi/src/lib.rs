@@ -34,10 +34,15 @@
 //!   defaults and maxima that bound what a plugin may ask for.
 #![forbid(unsafe_code)]
 
+mod capability;
+#[cfg(feature = "grants")]
 mod grants;
 mod limits;
+pub mod wire;
 
-pub use grants::{CapabilityKind, EventsGrant, GrantFileError, Grants, LogGrant};
+pub use capability::CapabilityKind;
+#[cfg(feature = "grants")]
+pub use grants::{EventsGrant, GrantFileError, Grants, HttpGrant, HttpOrigin, LogGrant};
 pub use limits::{LimitName, LimitPolicy, Limits};
 
 use std::fmt;
@@ -193,6 +198,16 @@ pub enum HostFn {
     /// for a topic outside the grant, [`ErrorCode::DepthExceeded`] when the
     /// causal chain is too deep).
     EmitEvent,
+    /// `http_request(head_ptr: i32, head_len: i32, body_ptr: i32,
+    /// body_len: i32) -> i32`: send an HTTP request whose head (method,
+    /// URL, headers) is in the [`wire`] request encoding, to an origin the
+    /// grant allows; returns the length of the response, staged for
+    /// `result_read` in the [`wire`] response encoding, or an [`ErrorCode`]
+    /// ([`ErrorCode::NotPermitted`] for a refused URL, method, address or
+    /// redirect, [`ErrorCode::TimedOut`], [`ErrorCode::ConnectionFailed`],
+    /// [`ErrorCode::TooLarge`], [`ErrorCode::QuotaExceeded`] past the
+    /// grant's request count).
+    HttpRequest,
 }
 
 impl HostFn {
@@ -212,6 +227,7 @@ impl HostFn {
         HostFn::KvDelete,
         HostFn::KvList,
         HostFn::EmitEvent,
+        HostFn::HttpRequest,
     ];
 
     /// The import name inside [`NAMESPACE`].
@@ -231,6 +247,7 @@ impl HostFn {
             HostFn::KvDelete => "kv_delete",
             HostFn::KvList => "kv_list",
             HostFn::EmitEvent => "emit_event",
+            HostFn::HttpRequest => "http_request",
         }
     }
 
@@ -258,7 +275,7 @@ impl HostFn {
                 params: &[I32],
                 results: &[ValType::I64],
             },
-            HostFn::KvPut | HostFn::EmitEvent => Signature {
+            HostFn::KvPut | HostFn::EmitEvent | HostFn::HttpRequest => Signature {
                 params: &[I32, I32, I32, I32],
                 results: &[I32],
             },
@@ -283,6 +300,7 @@ impl HostFn {
             HostFn::RandomFill => CapabilityKind::Random,
             HostFn::KvGet | HostFn::KvPut | HostFn::KvDelete | HostFn::KvList => CapabilityKind::Kv,
             HostFn::EmitEvent => CapabilityKind::Events,
+            HostFn::HttpRequest => CapabilityKind::Http,
         }
     }
 
@@ -326,8 +344,9 @@ pub enum ErrorCode {
     /// The function is linked but its capability is withheld (`clock_now`,
     /// `random_fill`).
     NotPermitted = -7,
-    /// A write would exceed a quota of the plugin's KV namespace; nothing
-    /// was changed.
+    /// A quota would be exceeded: a write past a quota of the plugin's KV
+    /// namespace (nothing was changed), or a request past the HTTP grant's
+    /// per-invocation count (nothing was sent).
     QuotaExceeded = -8,
     /// The host cannot serve the request now (no KV store bound to the
     /// invocation, or the store failed); the host records the cause.
@@ -335,6 +354,13 @@ pub enum ErrorCode {
     /// Emitting would make the causal chain of events (event → handler →
     /// event …) deeper than the host allows; nothing was published.
     DepthExceeded = -10,
+    /// The operation did not finish in time: an HTTP request hit its
+    /// timeout or the invocation's deadline. The host records the phase.
+    TimedOut = -11,
+    /// The peer could not be reached or spoke badly: an HTTP connection
+    /// refused or reset, a TLS failure, a malformed response or redirect,
+    /// too many redirects. The host records the cause.
+    ConnectionFailed = -12,
 }
 
 impl ErrorCode {
@@ -350,6 +376,8 @@ impl ErrorCode {
         ErrorCode::QuotaExceeded,
         ErrorCode::Unavailable,
         ErrorCode::DepthExceeded,
+        ErrorCode::TimedOut,
+        ErrorCode::ConnectionFailed,
     ];
 
     /// The value returned to the guest.
@@ -370,6 +398,8 @@ impl ErrorCode {
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::DepthExceeded => "depth_exceeded",
+            ErrorCode::TimedOut => "timed_out",
+            ErrorCode::ConnectionFailed => "connection_failed",
         }
     }
 
@@ -386,10 +416,9 @@ impl fmt::Display for ErrorCode {
 }
 
 /// The level of a `log` call.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "grants", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "grants", serde(rename_all = "lowercase"))]
 #[repr(i32)]
 pub enum LogLevel {
     /// Very detailed diagnostics (0).

@@ -1,13 +1,13 @@
 //! Per-invocation limits, and the host policy that bounds them.
 
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
 
 /// One per-invocation limit, by name. The names are stable: they appear in
 /// the CLI's `--json` outcome (`"limit": "<name>"`) and in manifests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "grants", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "grants", serde(rename_all = "snake_case"))]
 pub enum LimitName {
     /// Metering points (one per executed wasm operator).
     Fuel,
@@ -71,8 +71,9 @@ impl fmt::Display for LimitName {
 
 /// The budgets of one invocation. Each is enforced by the host; exhausting
 /// one ends the call with an outcome that names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "grants", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "grants", serde(deny_unknown_fields))]
 pub struct Limits {
     /// Metering points for the invoked export (and `_initialize`).
     pub fuel: u64,
@@ -147,8 +148,9 @@ impl Limits {
 
 /// The host's limit policy: the defaults an invocation gets when it asks for
 /// nothing, and the maxima no request may exceed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "grants", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "grants", serde(deny_unknown_fields))]
 pub struct LimitPolicy {
     /// Limits applied when a caller names none.
     pub default: Limits,

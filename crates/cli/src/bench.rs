@@ -103,7 +103,7 @@ pub fn bench(args: &Args) -> Result<u8> {
 
     let ctx = args
         .grant
-        .context(&args.module, limits, Arc::new(Discard))?;
+        .context(&args.module, limits, Arc::new(Discard), &grants)?;
     let mut latencies = Vec::new();
     let mut fuel = Vec::new();
     let mut counts = vec![0u64; ErrorKind::ALL.len()];

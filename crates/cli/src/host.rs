@@ -9,9 +9,12 @@ use bitvault_abi::{Grants, LimitPolicy, Limits};
 use std::sync::Arc;
 
 use bitvault_runtime::events::{Event, EventBus, EventError, EventLimits};
+use bitvault_runtime::http::{HttpClient, HttpLimits};
 use bitvault_runtime::kv::{KvQuotas, RedbKv};
+use bitvault_runtime::net::SystemResolver;
 use bitvault_runtime::{
-    CallContext, LogRecord, LogSink, Metrics, PluginConfig, Prepared, Runtime, RuntimeConfig,
+    CallContext, HttpRecord, LogRecord, LogSink, Metrics, PluginConfig, Prepared, Runtime,
+    RuntimeConfig,
 };
 
 use crate::json::{self, Failure};
@@ -102,6 +105,11 @@ impl GrantArgs {
             }
         };
         grants.stdio |= self.stdio;
+        if grants.kv && self.kv_dir.is_none() {
+            warn(
+                "`kv` is granted but no --kv-dir was given: the plugin's kv_* calls answer `unavailable`",
+            );
+        }
         Ok(grants)
     }
 
@@ -111,15 +119,19 @@ impl GrantArgs {
     }
 
     /// The invocation context for the plugin in `module`: limits, log sink,
-    /// configuration and, with `--kv-dir`, its key-value namespace.
+    /// configuration, with `--kv-dir` its key-value namespace, and when
+    /// `grants` grant HTTP an HTTP client resolving names with the system
+    /// resolver.
     ///
     /// # Errors
-    /// When the key-value store cannot be opened.
+    /// When the key-value store cannot be opened or the HTTP client cannot
+    /// start.
     pub fn context(
         &self,
         module: &Path,
         limits: Limits,
         log: Arc<dyn LogSink>,
+        grants: &Grants,
     ) -> Result<CallContext> {
         let plugin = module
             .file_stem()
@@ -129,6 +141,12 @@ impl GrantArgs {
             .with_log(log)
             .with_config(self.config())
             .with_events(Arc::new(StderrEvents), 0, EventLimits::standard());
+        let ctx = if grants.http.is_some() {
+            let client = HttpClient::new(None).context("cannot start the HTTP client")?;
+            ctx.with_http(client, Arc::new(SystemResolver), HttpLimits::standard())
+        } else {
+            ctx
+        };
         let Some(dir) = &self.kv_dir else {
             return Ok(ctx);
         };
@@ -139,6 +157,30 @@ impl GrantArgs {
             .with_context(|| format!("cannot open the kv store `{}`", path.display()))?;
         ctx.with_kv(Arc::new(store), KvQuotas::standard(), None)
             .context("cannot bind the plugin's kv namespace")
+    }
+}
+
+/// Reports each HTTP request of an invocation as one line on stderr:
+/// `[http] <METHOD> <url> -> <status> (<ms> ms)` or
+/// `[http] <METHOD> <url> refused: <code>: <reason>`.
+pub fn print_http(records: &[HttpRecord]) {
+    let mut err = std::io::stderr().lock();
+    for r in records {
+        let ms = r.elapsed.as_millis();
+        // Nothing useful is left to do if stderr is gone.
+        let _ = match (r.status, r.code) {
+            (Some(status), _) => {
+                writeln!(err, "[http] {} {} -> {status} ({ms} ms)", r.method, r.url)
+            }
+            (None, code) => writeln!(
+                err,
+                "[http] {} {} refused: {}: {}",
+                r.method,
+                r.url,
+                code.map_or("error", |c| c.name()),
+                r.error.as_deref().unwrap_or("")
+            ),
+        };
     }
 }
 

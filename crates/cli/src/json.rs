@@ -96,6 +96,14 @@ impl Failure {
                 let imports: Vec<Value> = imports.iter().map(denied_json).collect();
                 Failure::new(e.kind(), e.to_string(), json!({ "imports": imports }))
             }
+            LoadError::InvalidGrant { capability, reason } => Failure::new(
+                e.kind(),
+                e.to_string(),
+                json!({
+                    "imports": [],
+                    "grant": { "capability": capability.name(), "reason": reason },
+                }),
+            ),
             LoadError::InvalidModule(m) => {
                 let fields = match m {
                     InvalidModule::Malformed { offset, .. } => {

@@ -47,8 +47,9 @@ pub fn run(args: &Args) -> Result<u8> {
     };
     let ctx = args
         .grant
-        .context(&args.module, limits, Arc::new(StderrLog))?;
+        .context(&args.module, limits, Arc::new(StderrLog), &grants)?;
     let outcome = plugin.invoke(&args.export, input, &ctx);
+    host::print_http(&outcome.http);
     let result = outcome.result.map_err(|e| Failure::from_invoke(&e));
     report(outcome.invocation_id, &result, &outcome.metrics, args.json)?;
     Ok(result

@@ -47,6 +47,7 @@ impl AsyncInvoke for Prepared {
                         message: format!("the invocation task failed: {e}"),
                     }),
                     metrics: Metrics::default(),
+                    http: Vec::new(),
                 },
             }
         }

@@ -58,14 +58,19 @@ pub enum HostError {
     InvalidUtf8,
     /// -6: no such key, or nothing staged.
     NotFound,
-    /// -7: a withheld capability or an ungranted topic.
+    /// -7: a withheld capability, an ungranted topic, or a URL, address or
+    /// redirect outside the HTTP grant.
     NotPermitted,
-    /// -8: a KV quota would be exceeded.
+    /// -8: a KV quota would be exceeded, or the HTTP request count.
     QuotaExceeded,
-    /// -9: no store or bus, or it failed.
+    /// -9: no store, bus or HTTP client, or it failed.
     Unavailable,
     /// -10: the event chain is too deep.
     DepthExceeded,
+    /// -11: an HTTP request hit its timeout or the deadline.
+    TimedOut,
+    /// -12: the HTTP peer could not be reached or spoke badly.
+    ConnectionFailed,
     /// A code this SDK does not know.
     Other(i32),
 }
@@ -84,6 +89,8 @@ impl HostError {
             -8 => HostError::QuotaExceeded,
             -9 => HostError::Unavailable,
             -10 => HostError::DepthExceeded,
+            -11 => HostError::TimedOut,
+            -12 => HostError::ConnectionFailed,
             other => HostError::Other(other),
         }
     }
@@ -101,6 +108,8 @@ impl HostError {
             HostError::QuotaExceeded => -8,
             HostError::Unavailable => -9,
             HostError::DepthExceeded => -10,
+            HostError::TimedOut => -11,
+            HostError::ConnectionFailed => -12,
             HostError::Other(c) => c,
         }
     }
@@ -120,19 +129,7 @@ impl HostError {
 
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            HostError::OutOfBounds => "out_of_bounds",
-            HostError::NoMemory => "no_memory",
-            HostError::InvalidArgument => "invalid_argument",
-            HostError::TooLarge => "too_large",
-            HostError::InvalidUtf8 => "invalid_utf8",
-            HostError::NotFound => "not_found",
-            HostError::NotPermitted => "not_permitted",
-            HostError::QuotaExceeded => "quota_exceeded",
-            HostError::Unavailable => "unavailable",
-            HostError::DepthExceeded => "depth_exceeded",
-            HostError::Other(_) => "unknown",
-        };
+        let name = bitvault_abi::ErrorCode::from_code(self.code()).map_or("unknown", |c| c.name());
         write!(f, "{name} ({})", self.code())
     }
 }
@@ -148,6 +145,7 @@ mod tests {
     fn codes_and_names_match_the_abi() {
         for c in ErrorCode::ALL {
             let e = HostError::from_code(c.code());
+            assert!(!matches!(e, HostError::Other(_)), "{c} has no variant");
             assert_eq!(e.code(), c.code());
             assert_eq!(e.to_string(), c.to_string());
         }

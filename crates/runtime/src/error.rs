@@ -219,6 +219,16 @@ pub enum LoadError {
     /// The module is not a valid plugin module.
     #[error("invalid module: {0}")]
     InvalidModule(#[source] InvalidModule),
+    /// The grant cannot be applied: an entry of a capability's scope does
+    /// not parse (an HTTP origin, method or private range). Its kind is
+    /// `capability_denied`: nothing can be granted from it.
+    #[error("invalid {capability} grant: {reason}")]
+    InvalidGrant {
+        /// The capability whose scope is wrong.
+        capability: bitvault_abi::CapabilityKind,
+        /// What is wrong, naming the entry.
+        reason: String,
+    },
 }
 
 fn list(imports: &[DeniedImport]) -> String {
@@ -233,7 +243,9 @@ impl LoadError {
     /// The stable kind name.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            LoadError::CapabilityDenied { .. } => ErrorKind::CapabilityDenied,
+            LoadError::CapabilityDenied { .. } | LoadError::InvalidGrant { .. } => {
+                ErrorKind::CapabilityDenied
+            }
             LoadError::InvalidModule(_) => ErrorKind::InvalidModule,
         }
     }

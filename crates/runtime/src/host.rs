@@ -208,6 +208,8 @@ pub(crate) struct HostState {
     pub(crate) kv: Option<KvBinding>,
     pub(crate) events: Option<EventBinding>,
     pub(crate) topics: Option<Arc<bitvault_abi::EventsGrant>>,
+    /// The `http_request` state, when HTTP is granted.
+    pub(crate) http: Option<crate::host_http::HttpHost>,
     pub(crate) output: Vec<u8>,
     pub(crate) error_message: Option<String>,
     pub(crate) memory: Option<Memory>,
@@ -263,12 +265,12 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-fn code(e: ErrorCode) -> HostResult {
+pub(crate) fn code(e: ErrorCode) -> HostResult {
     Ok(e.code())
 }
 
 /// Reads guest bytes `(ptr, len)` as a fresh `Vec`.
-fn read_guest(
+pub(crate) fn read_guest(
     env: &mut FunctionEnvMut<'_, HostState>,
     ptr: i32,
     len: i32,
@@ -607,29 +609,6 @@ fn kv_delete(mut env: FunctionEnvMut<'_, HostState>, key_ptr: i32, key_len: i32)
     })
 }
 
-/// Encodes a page of keys for `result_read`: a u32 LE key count, each key
-/// as a u32 LE length and its bytes, then one byte (1 if a next cursor
-/// follows, else 0) and, if 1, the cursor as a u32 LE length and its bytes.
-fn encode_page(keys: &[Vec<u8>], next: Option<&[u8]>) -> Vec<u8> {
-    let size =
-        4 + keys.iter().map(|k| 4 + k.len()).sum::<usize>() + 1 + next.map_or(0, |n| 4 + n.len());
-    let mut out = Vec::with_capacity(size);
-    out.extend_from_slice(&(keys.len() as u32).to_le_bytes());
-    for k in keys {
-        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        out.extend_from_slice(k);
-    }
-    match next {
-        Some(n) => {
-            out.push(1);
-            out.extend_from_slice(&(n.len() as u32).to_le_bytes());
-            out.extend_from_slice(n);
-        }
-        None => out.push(0),
-    }
-    out
-}
-
 fn kv_list(
     mut env: FunctionEnvMut<'_, HostState>,
     prefix_ptr: i32,
@@ -659,7 +638,7 @@ fn kv_list(
             .list(&b.namespace, &prefix, cursor.as_deref(), limit as usize)
         {
             Ok(page) => {
-                let bytes = encode_page(&page.keys, page.next.as_deref());
+                let bytes = bitvault_abi::wire::encode_kv_page(&page.keys, page.next.as_deref());
                 let Ok(len) = i32::try_from(bytes.len()) else {
                     return code(ErrorCode::TooLarge);
                 };
@@ -750,5 +729,8 @@ pub(crate) fn function(store: &mut Store, env: &FunctionEnv<HostState>, f: HostF
         HostFn::KvDelete => Function::new_typed_with_env(store, env, kv_delete),
         HostFn::KvList => Function::new_typed_with_env(store, env, kv_list),
         HostFn::EmitEvent => Function::new_typed_with_env(store, env, emit_event),
+        HostFn::HttpRequest => {
+            Function::new_typed_with_env(store, env, crate::host_http::http_request)
+        }
     }
 }

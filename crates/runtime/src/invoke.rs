@@ -38,6 +38,10 @@ pub struct CallContext {
     pub kv: Option<KvBinding>,
     /// The bus `emit_event` publishes on, if any.
     pub events: Option<EventBinding>,
+    /// The client `http_request` sends with, if any. Without one, a plugin
+    /// granted HTTP gets `unavailable`.
+    #[cfg(feature = "http-client")]
+    pub http: Option<crate::HttpBinding>,
 }
 
 impl CallContext {
@@ -52,7 +56,27 @@ impl CallContext {
             config: Arc::new(PluginConfig::new()),
             kv: None,
             events: None,
+            #[cfg(feature = "http-client")]
+            http: None,
         }
+    }
+
+    /// The same context sending `http_request`s with `client`, resolving
+    /// every name through `resolver`, each request within `limits` and the
+    /// invocation's deadline. What a plugin may reach is its grant's.
+    #[cfg(feature = "http-client")]
+    pub fn with_http(
+        mut self,
+        client: crate::http::HttpClient,
+        resolver: Arc<dyn crate::net::Resolver>,
+        limits: crate::http::HttpLimits,
+    ) -> CallContext {
+        self.http = Some(crate::HttpBinding {
+            client,
+            resolver,
+            limits,
+        });
+        self
     }
 
     /// The same context publishing on `bus`, for an invocation that
@@ -144,6 +168,10 @@ pub struct Outcome {
     pub result: Result<Vec<u8>, InvokeError>,
     /// What the call cost.
     pub metrics: Metrics,
+    /// Every HTTP request the plugin made, in order, with what became of
+    /// it (requests refused before they could be counted, such as
+    /// malformed heads, are not recorded).
+    pub http: Vec<crate::HttpRecord>,
 }
 
 impl Outcome {
@@ -185,6 +213,7 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
             m.wall = started.elapsed();
             m
         },
+        http: Vec::new(),
     };
 
     let command = match p.check_export(export) {
@@ -221,6 +250,13 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
             kv: ctx.kv.clone(),
             events: ctx.events.clone(),
             topics: p.topics.clone(),
+            http: p.http.clone().map(|policy| {
+                crate::host_http::HttpHost::new(
+                    policy,
+                    #[cfg(feature = "http-client")]
+                    ctx.http.clone(),
+                )
+            }),
             output: Vec::new(),
             error_message: None,
             memory: None,
@@ -267,6 +303,11 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
     metrics.log_lines = state.log_lines;
     metrics.log_bytes = state.log_bytes;
     metrics.memory_peak_bytes = ceilings.peak_bytes();
+    let http = state
+        .http
+        .as_mut()
+        .map(|h| std::mem::take(&mut h.records))
+        .unwrap_or_default();
     let exhausted = match &live {
         Some(l) => match metering::get_remaining_points(&mut store, &l.instance) {
             MeteringPoints::Remaining(r) => {
@@ -312,6 +353,7 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
         invocation_id,
         result,
         metrics,
+        http,
     }
 }
 

@@ -42,6 +42,11 @@
 //!   instance**, so nothing survives from one call to the next. Every way a
 //!   call can end is an [`Outcome`]: the response or a typed
 //!   [`InvokeError`], with [`Metrics`] either way.
+//! - Scoped capabilities beyond the core: [`kv`] (a namespace per tenant and
+//!   plugin), [`events`] (granted topics, causal depth), and outbound HTTP
+//!   through [`net`] (the policy: origins, addresses, SSRF) and `http` (the
+//!   client, feature `http-client`), which `http_request` uses; each
+//!   request leaves an [`HttpRecord`] on the [`Outcome`].
 //! - [`wasi`]: a deny-by-default `wasi_snapshot_preview1` shim, so that
 //!   modules from mainstream toolchains load: stdout and stderr go to the
 //!   log, clocks and randomness follow the grants, `proc_exit` ends the
@@ -69,6 +74,7 @@ mod config;
 mod error;
 mod guest_mem;
 mod host;
+mod host_http;
 mod invoke;
 mod tunables;
 mod watchdog;
@@ -102,6 +108,9 @@ pub use error::{
 pub use host::{
     KvBinding, LogRecord, LogSink, MemoryLogSink, OwnedLogRecord, PluginConfig, TracingLogSink,
 };
+#[cfg(feature = "http-client")]
+pub use host_http::HttpBinding;
+pub use host_http::HttpRecord;
 pub use invoke::{CallContext, Metrics, Outcome};
 pub use tunables::{Refusal, Resource};
 pub use watchdog::RETRY_INTERVAL;
@@ -198,6 +207,7 @@ pub struct Prepared {
     random: bool,
     stdio: bool,
     topics: Option<Arc<bitvault_abi::EventsGrant>>,
+    http: Option<Arc<net::HttpPolicy>>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -310,13 +320,24 @@ impl Runtime {
     /// Prepares a compiled module for `grants`: computes the import plan.
     ///
     /// # Errors
-    /// [`LoadError::CapabilityDenied`] naming every refused import.
+    /// [`LoadError::CapabilityDenied`] naming every refused import;
+    /// [`LoadError::InvalidGrant`] when the HTTP grant's origins, methods or
+    /// private ranges do not parse.
     pub fn prepare(
         &self,
         module: Arc<CompiledModule>,
         grants: &Grants,
     ) -> Result<Prepared, LoadError> {
         let plan = module.report.link_plan(grants)?;
+        let http = match &grants.http {
+            Some(g) => Some(Arc::new(net::HttpPolicy::from_grant(g).map_err(|e| {
+                LoadError::InvalidGrant {
+                    capability: bitvault_abi::CapabilityKind::Http,
+                    reason: e.to_string(),
+                }
+            })?)),
+            None => None,
+        };
         // Admission guarantees an exported `_initialize` is `() -> ()`.
         let has_initialize = module.report.export_func(INITIALIZE_EXPORT).is_some();
         Ok(Prepared {
@@ -328,6 +349,7 @@ impl Runtime {
             random: grants.random,
             stdio: grants.stdio,
             topics: grants.events.clone().map(Arc::new),
+            http,
             module,
         })
     }

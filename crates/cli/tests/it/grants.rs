@@ -1,5 +1,7 @@
 //! `--grant FILE` and `--config KEY=VALUE`.
 
+use std::io::Write;
+
 use anyhow::Result;
 
 use crate::Sandbox;
@@ -159,5 +161,122 @@ fn events_on_granted_topics_are_reported_on_stderr() -> Result<()> {
     let out = sb.run(&["run", "emit.wat", "run", "--grant", "grants.toml", "--json"])?;
     assert_eq!(out.code, 20);
     assert_eq!(out.json()?["error"]["code"], -7);
+    Ok(())
+}
+
+/// Sends the request head its input carries (no body) and writes the
+/// staged response's bytes, or returns the host's negative code.
+const FETCH_HEAD: &str = r#"
+(module
+  (import "bitvault_v1" "input_len" (func $len (result i32)))
+  (import "bitvault_v1" "read_input" (func $read (param i32 i32 i32) (result i32)))
+  (import "bitvault_v1" "http_request" (func $http (param i32 i32 i32 i32) (result i32)))
+  (import "bitvault_v1" "result_read" (func $result (param i32 i32 i32) (result i32)))
+  (import "bitvault_v1" "write_output" (func $write (param i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (func (export "run") (result i32) (local $n i32) (local $r i32)
+    (local.set $n (call $len))
+    (drop (call $read (i32.const 0) (i32.const 0) (local.get $n)))
+    (local.set $r (call $http (i32.const 0) (local.get $n) (i32.const 0) (i32.const 0)))
+    (if (i32.lt_s (local.get $r) (i32.const 0)) (then (return (local.get $r))))
+    (drop (call $result (i32.const 0) (i32.const 65536) (local.get $r)))
+    (call $write (i32.const 65536) (local.get $r))))
+"#;
+
+/// A one-request HTTP server on 127.0.0.1; returns its port.
+fn one_shot_server(body: &'static str) -> Result<u16> {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        if let Ok((tcp, _)) = listener.accept() {
+            let mut reader = BufReader::new(&tcp);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = (&tcp).write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    Ok(port)
+}
+
+#[test]
+fn http_grants_decide_what_a_plugin_reaches_and_each_request_is_reported() -> Result<()> {
+    use bitvault_abi::wire;
+    let port = one_shot_server("pong")?;
+    let url = format!("http://127.0.0.1:{port}/ping");
+    let sb = Sandbox::with("fetch.wat", FETCH_HEAD)?;
+    sb.file(
+        "head.bin",
+        wire::encode_http_request(&wire::HttpRequestHead {
+            method: "GET".into(),
+            url: url.clone(),
+            headers: Vec::new(),
+        }),
+    )?;
+    let run = [
+        "run",
+        "fetch.wat",
+        "run",
+        "--input",
+        "head.bin",
+        "--grant",
+        "grants.toml",
+    ];
+
+    sb.file(
+        "grants.toml",
+        format!(
+            "io = true\n[http]\norigins = [\"http://127.0.0.1:{port}\"]\nallow_private = [\"127.0.0.1\"]\n"
+        ),
+    )?;
+    let out = sb.run(&run)?;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let response = wire::decode_http_response(&out.stdout)?;
+    assert_eq!(
+        (response.status, response.body.as_slice()),
+        (200, &b"pong"[..])
+    );
+    assert!(
+        out.stderr
+            .starts_with(&format!("[http] GET {url} -> 200 (")),
+        "{}",
+        out.stderr
+    );
+
+    // The same origin without `allow_private`: loopback is refused.
+    sb.file(
+        "grants.toml",
+        format!("io = true\n[http]\norigins = [\"http://127.0.0.1:{port}\"]\n"),
+    )?;
+    let out = sb.run(&run)?;
+    assert_eq!(out.code, 20, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with(&format!("[http] GET {url} refused: not_permitted: ")),
+        "{}",
+        out.stderr
+    );
+
+    // An origin that does not parse refuses the plugin before it runs.
+    sb.file(
+        "grants.toml",
+        "io = true\n[http]\norigins = [\"ftp://x\"]\n",
+    )?;
+    let mut json = run.to_vec();
+    json.push("--json");
+    let out = sb.run(&json)?;
+    assert_eq!(out.code, 17, "{}", out.stderr);
+    let v = out.json()?;
+    assert_eq!(v["error"]["kind"], "capability_denied");
+    assert_eq!(v["error"]["grant"]["capability"], "http");
+    assert_eq!(v["error"]["imports"], serde_json::json!([]));
     Ok(())
 }

@@ -260,3 +260,30 @@ pub enum HttpError {
     #[error("the HTTP runtime stopped before the request finished")]
     RuntimeStopped,
 }
+
+impl HttpError {
+    /// The code a guest sees for this failure (`docs/abi.md`, `http_request`).
+    pub fn guest_code(&self) -> bitvault_abi::ErrorCode {
+        use bitvault_abi::ErrorCode;
+        match self {
+            HttpError::Policy { source, .. } => source.guest_code(),
+            HttpError::InvalidHeaderName { .. }
+            | HttpError::InvalidHeaderValue { .. }
+            | HttpError::ForbiddenHeader { .. }
+            | HttpError::InvalidTarget { .. } => ErrorCode::InvalidArgument,
+            HttpError::RequestBodyTooLarge { .. }
+            | HttpError::RequestHeadersTooLarge { .. }
+            | HttpError::ResponseHeadTooLarge { .. }
+            | HttpError::ResponseBodyTooLarge { .. } => ErrorCode::TooLarge,
+            HttpError::Timeout { .. } | HttpError::Deadline { .. } => ErrorCode::TimedOut,
+            HttpError::TooManyRedirects { .. }
+            | HttpError::BadLocation { .. }
+            | HttpError::Connect { .. }
+            | HttpError::Tls { .. }
+            | HttpError::Protocol { .. } => ErrorCode::ConnectionFailed,
+            HttpError::TlsConfig { .. } | HttpError::Runtime { .. } | HttpError::RuntimeStopped => {
+                ErrorCode::Unavailable
+            }
+        }
+    }
+}

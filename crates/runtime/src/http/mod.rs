@@ -1,7 +1,9 @@
 //! The HTTP client of scoped HTTP: it sends a request only where the
 //! network policy ([`crate::net`]) allows, and only within size and time
-//! bounds. The `bitvault_v1` host functions that will expose it to plugins
-//! are not built yet; today it is a host-side API.
+//! bounds. Plugins reach it through the `http_request` host function
+//! (bound to an invocation with
+//! [`CallContext::with_http`](crate::CallContext::with_http)); embedders
+//! may use it directly.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -85,8 +87,6 @@
 //! - HTTP/1.1 only (no HTTP/2), no response decompression, no cookies, no
 //!   connection reuse; a 3xx response with a `Location` is always followed,
 //!   never returned.
-//! - No host functions yet: the `bitvault_v1` wiring, the grant format and
-//!   the per-invocation request count are separate work.
 
 mod error;
 mod exchange;
@@ -118,7 +118,7 @@ use exchange::{Hop, HopOutcome, Progress, TimeBound, TlsHop};
 /// timer normally fires first and names the phase precisely.
 pub const STOP_GRACE: Duration = Duration::from_millis(50);
 
-/// A request as the caller (eventually a plugin) asks for it.
+/// A request as the caller (a plugin, through `http_request`) asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     /// The method.

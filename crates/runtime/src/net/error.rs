@@ -256,3 +256,26 @@ pub enum NetError {
         source: url::ParseError,
     },
 }
+
+impl NetError {
+    /// The code a guest sees for this refusal: `not_permitted` when the
+    /// grant does not allow the URL, its credentials or an address;
+    /// `invalid_argument` for a method or URL that cannot be a request;
+    /// `connection_failed` when the name does not resolve or a redirect's
+    /// location is malformed.
+    pub fn guest_code(&self) -> bitvault_abi::ErrorCode {
+        use bitvault_abi::ErrorCode;
+        match self {
+            NetError::NotAllowed { .. }
+            | NetError::AddressRefused { .. }
+            | NetError::UserInfo { .. } => ErrorCode::NotPermitted,
+            NetError::BadMethod { .. } | NetError::BadUrl { .. } => ErrorCode::InvalidArgument,
+            NetError::Resolve { .. }
+            | NetError::NoAddresses { .. }
+            | NetError::BadRedirect { .. } => ErrorCode::ConnectionFailed,
+            // Grant entries: checked when a plugin is prepared, so a
+            // request cannot meet them.
+            NetError::BadOrigin { .. } | NetError::BadRange { .. } => ErrorCode::InvalidArgument,
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! The network policy of scoped HTTP: which URLs a plugin may request and
 //! which addresses the host may connect to for it. This module decides; it
-//! sends nothing. The HTTP client of the scoped-HTTP host functions (not
-//! built yet) enforces its answers.
+//! sends nothing. The HTTP client (`http`, feature `http-client`) behind the
+//! `http_request` host function enforces its answers.
 //!
 //! ```
 //! use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -101,6 +101,47 @@ pub use resolve::{Resolver, StubResolver, SystemResolver};
 pub use url::{ParseError as UrlParseError, Url};
 
 use error::excerpt;
+
+/// An [`HttpGrant`](bitvault_abi::HttpGrant), parsed: what the host checks
+/// each `http_request` of a plugin against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpPolicy {
+    /// The origins and private ranges allowed.
+    pub allowlist: Allowlist,
+    /// Requests per invocation.
+    pub max_requests: u32,
+}
+
+impl HttpPolicy {
+    /// Parses a grant: each origin with [`Origin::parse`] and its methods
+    /// with [`Method::parse`], each private range with
+    /// [`AddrRange::parse`].
+    ///
+    /// # Errors
+    /// [`NetError::BadOrigin`], [`NetError::BadMethod`] or
+    /// [`NetError::BadRange`] for the first entry that does not parse.
+    pub fn from_grant(grant: &bitvault_abi::HttpGrant) -> Result<HttpPolicy, NetError> {
+        let mut allowlist = Allowlist::new();
+        for o in &grant.origins {
+            let mut origin = Origin::parse(&o.url)?;
+            if let Some(methods) = &o.methods {
+                let methods = methods
+                    .iter()
+                    .map(|m| Method::parse(m))
+                    .collect::<Result<Vec<_>, _>>()?;
+                origin = origin.with_methods(methods);
+            }
+            allowlist = allowlist.with_origin(origin);
+        }
+        for r in &grant.allow_private {
+            allowlist = allowlist.with_private(AddrRange::parse(r)?);
+        }
+        Ok(HttpPolicy {
+            allowlist,
+            max_requests: grant.max_requests,
+        })
+    }
+}
 
 /// The network part of an HTTP grant: allowed origins, and the address
 /// ranges allowed although not public.

@@ -23,6 +23,8 @@ use bitvault_runtime::net::{
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+mod plugin;
+
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// The CA of the test TLS server (valid 2000–2100).
