@@ -164,3 +164,166 @@ fn dice_uses_the_soft_capabilities_and_reports_when_withheld() -> Result<()> {
     }
     Ok(())
 }
+
+/// A loopback HTTP/1.1 server for the `fetch` tests: answers each
+/// connection with `answer(request head)`, counts connections, and stops
+/// when dropped.
+struct Loopback {
+    port: u16,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Loopback {
+    fn start(answer: impl Fn(&str) -> String + Send + 'static) -> Result<Loopback> {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (count, halt) = (connections.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !halt.load(Ordering::Relaxed) {
+                let Ok((tcp, _)) = listener.accept() else {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    continue;
+                };
+                count.fetch_add(1, Ordering::Relaxed);
+                let _ = tcp.set_nonblocking(false);
+                let mut reader = BufReader::new(&tcp);
+                let mut head = String::new();
+                while reader.read_line(&mut head).is_ok_and(|n| n > 2) {}
+                let _ = (&tcp).write_all(answer(&head).as_bytes());
+            }
+        });
+        Ok(Loopback {
+            port,
+            connections,
+            stop,
+        })
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn http_response(status: &str, extra: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn http_ctx() -> Result<CallContext> {
+    use bitvault_plugins::http::{HttpClient, HttpLimits};
+    use bitvault_plugins::net::StubResolver;
+    Ok(ctx().with_http(
+        HttpClient::new(None)?,
+        Arc::new(StubResolver::new()),
+        HttpLimits::standard(),
+    ))
+}
+
+#[test]
+fn fetch_reaches_a_granted_origin_and_nothing_else() -> Result<()> {
+    use bitvault_plugins::abi::HttpGrant;
+    let server = Loopback::start(|head| {
+        if head.starts_with("GET /v1/hello ") {
+            http_response("200 OK", "", "hello from loopback")
+        } else {
+            http_response("302 Found", "Location: http://10.0.0.1/steal\r\n", "")
+        }
+    })?;
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let grants = Grants {
+        http: Some(HttpGrant {
+            allow_private: vec!["127.0.0.1".into()],
+            ..HttpGrant::to([format!("{base}/v1/")])
+        }),
+        ..Grants::core()
+    };
+    let p = load("fetch", &grants)?;
+    let ctx = http_ctx()?;
+
+    let out = p.invoke("fetch", format!("GET {base}/v1/hello").into_bytes(), &ctx);
+    assert_eq!(out.result?, b"200\nhello from loopback");
+    assert_eq!(out.http[0].status, Some(200));
+
+    // Outside the path prefix: refused before any connection.
+    let out = p.invoke("fetch", format!("GET {base}/admin").into_bytes(), &ctx);
+    match out.result {
+        Err(InvokeError::PluginError { code: 4, message }) => assert_eq!(
+            message.as_deref(),
+            Some("http request refused: not_permitted (-7)")
+        ),
+        other => anyhow::bail!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(server.connections(), 1);
+
+    // A granted path that redirects to a private address: refused at hop 1.
+    let out = p.invoke("fetch", format!("GET {base}/v1/moved").into_bytes(), &ctx);
+    assert!(
+        matches!(out.result, Err(InvokeError::PluginError { code: 4, .. })),
+        "{:?}",
+        out.result
+    );
+    let error = out.http[0].error.clone().unwrap_or_default();
+    assert!(error.contains("hop 1"), "{error}");
+    assert_eq!(server.connections(), 2);
+    Ok(())
+}
+
+#[test]
+fn fetch_is_refused_at_admission_without_an_http_grant() -> Result<()> {
+    match load("fetch", &Grants::core()) {
+        Err(e) => assert!(e.to_string().contains("http_request"), "{e}"),
+        Ok(_) => anyhow::bail!("fetch loaded without an http grant"),
+    }
+    Ok(())
+}
+
+/// Item 7 of the async embedding: invocations run on tokio's blocking
+/// pool, and `http_request` sends each exchange as a task on the
+/// embedder's own runtime through a handle, waiting for it from the
+/// blocking thread (never `block_on` inside the runtime).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_from_async_code_runs_its_requests_on_the_embedders_runtime() -> Result<()> {
+    use bitvault_plugins::AsyncInvoke;
+    use bitvault_plugins::abi::HttpGrant;
+    use bitvault_plugins::http::{HttpClient, HttpLimits};
+    use bitvault_plugins::net::StubResolver;
+
+    let server = Loopback::start(|_| http_response("200 OK", "", "pong"))?;
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let grants = Grants {
+        http: Some(HttpGrant {
+            allow_private: vec!["127.0.0.1".into()],
+            ..HttpGrant::to([base.clone()])
+        }),
+        ..Grants::core()
+    };
+    let p = tokio::task::spawn_blocking(move || load("fetch", &grants)).await??;
+    let client = HttpClient::new(Some(tokio::runtime::Handle::current()))?;
+    let ctx = ctx().with_http(
+        client,
+        Arc::new(StubResolver::new()),
+        HttpLimits::standard(),
+    );
+    let calls: Vec<_> = (0..32)
+        .map(|_| p.invoke_async("fetch", format!("GET {base}/ping").into_bytes(), &ctx))
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.result?, b"200\npong");
+    }
+    assert_eq!(server.connections(), 32);
+    Ok(())
+}

@@ -44,6 +44,8 @@ mod imp {
             payload_ptr: i32,
             payload_len: i32,
         ) -> i32;
+        #[link_name = "http_request"]
+        fn sys_http_request(head_ptr: i32, head_len: i32, body_ptr: i32, body_len: i32) -> i32;
     }
 
     // On wasm32 a pointer and a length fit an i32 each: linear memory is
@@ -131,6 +133,11 @@ mod imp {
         // SAFETY: see above.
         unsafe { sys_emit_event(tp, tl, pp, pl) }
     }
+    pub(crate) fn http_request(head: &[u8], body: &[u8]) -> i32 {
+        let ((hp, hl), (bp, bl)) = (p(head), p(body));
+        // SAFETY: see above.
+        unsafe { sys_http_request(hp, hl, bp, bl) }
+    }
 }
 
 #[cfg(not(target_family = "wasm"))]
@@ -178,6 +185,16 @@ mod imp {
     }
     pub(crate) fn emit_event(topic: &[u8], payload: &[u8]) -> i32 {
         with_host(|h| h.emit_event(topic, payload))
+    }
+    pub(crate) fn http_request(head: &[u8], body: &[u8]) -> i32 {
+        // The handler runs outside the borrow of the host, so that it may
+        // not, and need not, call back into the SDK.
+        let (request, handler) = match with_host(|h| h.http_begin(head, body)) {
+            Ok(v) => v,
+            Err(code) => return code,
+        };
+        let answer = handler(&request);
+        with_host(|h| h.http_end(answer))
     }
 }
 

@@ -40,7 +40,7 @@
 //!
 //! # Capabilities
 //! Each module mirrors one capability of the ABI (`docs/abi.md`): [`log`],
-//! [`config`], [`clock`], [`random`], [`kv`], [`events`]. A function of a
+//! [`config`], [`clock`], [`random`], [`kv`], [`events`], [`http`]. A function of a
 //! capability the plugin is not granted makes the module fail admission
 //! (or, for the soft `clock` and `random`, returns
 //! [`HostError::NotPermitted`]).
@@ -50,6 +50,7 @@ pub mod clock;
 pub mod config;
 mod error;
 pub mod events;
+pub mod http;
 pub mod kv;
 pub mod log;
 pub mod random;

@@ -24,8 +24,23 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
+use crate::HostError;
+use crate::http::{Request, Response};
 use crate::log::Level;
+
+/// What [`Host::http`] answers requests with.
+pub(crate) type HttpHandler = Rc<dyn Fn(&Request) -> Result<Response, HostError>>;
+
+#[derive(Clone, Default)]
+struct Handler(Option<HttpHandler>);
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
 
 /// A configured in-memory host, and after [`Host::run`], what the plugin
 /// did.
@@ -42,6 +57,8 @@ pub struct Host {
     error: Option<String>,
     logs: Vec<(Level, String)>,
     events: Vec<(String, Vec<u8>)>,
+    http: Handler,
+    requests: Vec<Request>,
 }
 
 /// What a plugin did during [`Host::run`].
@@ -59,6 +76,8 @@ pub struct Outcome {
     pub kv: BTreeMap<Vec<u8>, Vec<u8>>,
     /// Published events, as (topic, payload).
     pub events: Vec<(String, Vec<u8>)>,
+    /// HTTP requests made, in order.
+    pub requests: Vec<Request>,
 }
 
 thread_local! {
@@ -131,6 +150,18 @@ impl Host {
         self
     }
 
+    /// Grants HTTP, answering every request with `handler` (which plays
+    /// the network and the grant: return `Err(HostError::NotPermitted)` to
+    /// act out a refusal). Without it, requests answer
+    /// [`HostError::NotPermitted`].
+    pub fn http(
+        mut self,
+        handler: impl Fn(&Request) -> Result<Response, HostError> + 'static,
+    ) -> Host {
+        self.http = Handler(Some(Rc::new(handler)));
+        self
+    }
+
     /// Installs the host on this thread, runs `entry` (an entry point, for
     /// example `|| bitvault_pdk::run(handler)`), and returns what it did.
     pub fn run(self, entry: impl FnOnce() -> i32) -> Outcome {
@@ -146,6 +177,7 @@ impl Host {
             logs: host.logs,
             kv: host.kv,
             events: host.events,
+            requests: host.requests,
         }
     }
 
@@ -249,7 +281,7 @@ impl Host {
             .filter(|k| k.starts_with(prefix) && cursor.is_none_or(|c| k.as_slice() > c));
         let keys: Vec<Vec<u8>> = matching.by_ref().take(limit as usize).cloned().collect();
         let next = matching.next().and(keys.last().cloned());
-        let page = crate::kv::encode(&keys, next.as_deref());
+        let page = bitvault_abi::wire::encode_kv_page(&keys, next.as_deref());
         self.stage(Some(page))
     }
     pub(crate) fn emit_event(&mut self, topic: &[u8], payload: &[u8]) -> i32 {
@@ -267,5 +299,35 @@ impl Host {
         }
         self.events.push((topic.to_owned(), payload.to_vec()));
         OK
+    }
+    pub(crate) fn http_begin(
+        &mut self,
+        head: &[u8],
+        body: &[u8],
+    ) -> Result<(Request, HttpHandler), i32> {
+        self.staged = None;
+        let head = match bitvault_abi::wire::decode_http_request(head) {
+            Ok(h) => h,
+            Err(bitvault_abi::wire::WireError::InvalidUtf8) => return Err(INVALID_UTF8),
+            Err(_) => return Err(INVALID_ARGUMENT),
+        };
+        let request = Request {
+            method: head.method,
+            url: head.url,
+            headers: head.headers,
+            body: body.to_vec(),
+        };
+        let handler = self.http.0.clone();
+        self.requests.push(request.clone());
+        handler.map(|h| (request, h)).ok_or(NOT_PERMITTED)
+    }
+    pub(crate) fn http_end(&mut self, answer: Result<Response, HostError>) -> i32 {
+        match answer {
+            Ok(r) => {
+                let bytes = bitvault_abi::wire::encode_http_response(r.status, &r.headers, &r.body);
+                self.stage(Some(bytes))
+            }
+            Err(e) => e.code(),
+        }
     }
 }
