@@ -6,9 +6,9 @@
 //! [`Outcome`]: crate::Outcome
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use bitvault_abi::{ErrorCode, wire};
+use bitvault_abi::ErrorCode;
 use wasmer::FunctionEnvMut;
 
 use crate::host::{HostResult, HostState, code, guarded};
@@ -36,9 +36,12 @@ pub struct HttpRecord {
 
 /// The most bytes of a request head beyond its header bytes: the method,
 /// the URL and the framing.
+#[cfg(feature = "http-client")]
 const HEAD_OVERHEAD: usize = 16 * 1024;
 
-/// The per-invocation HTTP state.
+/// The per-invocation HTTP state. Without the `http-client` feature only
+/// its presence matters: every request answers `unavailable`.
+#[cfg_attr(not(feature = "http-client"), allow(dead_code))]
 pub(crate) struct HttpHost {
     pub(crate) policy: Arc<HttpPolicy>,
     #[cfg(feature = "http-client")]
@@ -90,6 +93,7 @@ impl std::fmt::Debug for HttpBinding {
     }
 }
 
+#[cfg(feature = "http-client")]
 /// `text` cut to at most `max` bytes on a character boundary.
 fn cut(text: &str, max: usize) -> String {
     let mut end = text.len().min(max);
@@ -100,6 +104,7 @@ fn cut(text: &str, max: usize) -> String {
 }
 
 /// `url` without user name and password, for a record.
+#[cfg(feature = "http-client")]
 fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
@@ -126,10 +131,11 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Records a request that failed with `code`, logs it, and returns the code.
+#[cfg(feature = "http-client")]
 fn refuse(
     state: &mut HostState,
-    head: &wire::HttpRequestHead,
-    started: Instant,
+    head: &bitvault_abi::wire::HttpRequestHead,
+    started: std::time::Instant,
     error_code: ErrorCode,
     error: String,
 ) -> HostResult {
@@ -197,6 +203,10 @@ fn send(
     body_ptr: i32,
     body_len: i32,
 ) -> HostResult {
+    use std::time::Instant;
+
+    use bitvault_abi::wire;
+
     use crate::http::HttpRequest;
     use crate::net::Method;
 
