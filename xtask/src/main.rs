@@ -10,7 +10,11 @@
 //!   is the README's test command.
 //! - `tidy`: the repository's structural rules (see [`tidy`]); also run by
 //!   `cargo test`.
+//! - `protos [--check]`: regenerates the extension points' Rust messages
+//!   from their `.proto` contracts (see [`protos`]), or with `--check`
+//!   fails if they are out of date; a test runs the check.
 
+mod protos;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -130,8 +134,19 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Some("protos") => match if args.get(1).is_some_and(|a| a == "--check") {
+            protos::check(&root())
+        } else {
+            protos::write(&root())
+        } {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("xtask: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         _ => {
-            eprintln!("usage: cargo xtask <build-plugins|test|tidy>");
+            eprintln!("usage: cargo xtask <build-plugins|test|tidy|protos>");
             ExitCode::from(2)
         }
     }

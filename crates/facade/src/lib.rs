@@ -30,9 +30,11 @@
 //! What exists today: the runtime and the `bitvault_v1` functions for the
 //! request, response, errors, logging, configuration, clocks, randomness,
 //! the plugin's key-value namespace ([`kv`]) and events ([`events`]); the
-//! deny-by-default WASI preview 1 shim with its stdio mode; the scoped-HTTP
-//! policy ([`net`]) and client ([`http`]), not yet exposed to plugins. The
-//! extension points, signed packages and registries are not built yet.
+//! deny-by-default WASI preview 1 shim with its stdio mode; scoped HTTP
+//! (`http_request`, with its policy in [`net`] and client in [`http`]);
+//! and the typed extension points ([`extpoints`]: contracts, typed host
+//! API, discovery). Conformance suites, signed packages and registries are
+//! not built yet.
 #![forbid(unsafe_code)]
 
 mod asynchronous;
@@ -42,6 +44,10 @@ pub use asynchronous::AsyncInvoke;
 /// The capability ABI: host function names and signatures, error codes,
 /// limits and grants.
 pub use bitvault_abi as abi;
+
+/// The typed extension points: protobuf contracts, one trait per point,
+/// the plugin lifecycle.
+pub use bitvault_extpoints as extpoints;
 
 pub use bitvault_abi::{Grants, LimitPolicy, Limits};
 pub use bitvault_runtime::{

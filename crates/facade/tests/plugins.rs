@@ -1,11 +1,11 @@
 //! The reference plugins under `plugins/`, written with the Rust PDK and
 //! built for wasm32, run through the public API under their grants.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, OnceLock};
+mod common;
 
-use anyhow::{Context, Result, ensure};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
 use bitvault_plugins::abi::EventsGrant;
 use bitvault_plugins::events::{EventLimits, InProcessBus};
 use bitvault_plugins::kv::{KvQuotas, KvStore, MemoryKv};
@@ -13,43 +13,8 @@ use bitvault_plugins::{
     CallContext, Grants, InvokeError, LimitPolicy, Prepared, Runtime, RuntimeConfig,
 };
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-/// Builds the reference plugins once per test run (as `cargo xtask
-/// build-plugins` does) and returns the directory of the `.wasm` files.
-fn plugins_dir() -> Result<PathBuf> {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let target = root().join("target/plugins");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let out = Command::new(cargo)
-                .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
-                .arg("--manifest-path")
-                .arg(root().join("plugins/Cargo.toml"))
-                .arg("--target-dir")
-                .arg(&target)
-                .output()
-                .map_err(|e| format!("cannot run cargo: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "building the reference plugins failed (is the target installed? \
-                     `rustup target add wasm32-unknown-unknown`, or run `cargo xtask build-plugins`):\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-            Ok(target.join("wasm32-unknown-unknown/release"))
-        })
-        .clone()
-        .map_err(anyhow::Error::msg)
-}
-
 fn load(name: &str, grants: &Grants) -> Result<Prepared> {
-    let path = plugins_dir()?.join(format!("{name}.wasm"));
-    let wasm = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-    ensure!(wasm.len() < 1 << 20, "{name}.wasm is {} bytes", wasm.len());
+    let wasm = common::plugin_wasm(name)?;
     Ok(Runtime::new(RuntimeConfig::new())?.load(&wasm, grants)?)
 }
 

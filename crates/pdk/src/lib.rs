@@ -38,6 +38,12 @@
 //! `cargo test`: give it a request, configuration, KV contents and grants,
 //! run the entry point, and read the response, error, log and events.
 //!
+//! # Extension points
+//! [`points`] has one trait per extension point and a macro that exports
+//! an implementation (`export_content_transform!(MyPlugin)`): the plugin
+//! writes `impl ContentTransform for MyPlugin` over the contract's message
+//! types, and nothing about the ABI or protobuf framing.
+//!
 //! # Capabilities
 //! Each module mirrors one capability of the ABI (`docs/abi.md`): [`log`],
 //! [`config`], [`clock`], [`random`], [`kv`], [`events`], [`http`]. A function of a
@@ -53,6 +59,7 @@ pub mod events;
 pub mod http;
 pub mod kv;
 pub mod log;
+pub mod points;
 pub mod random;
 #[cfg(not(target_family = "wasm"))]
 pub mod testing;
