@@ -43,7 +43,7 @@
 //! host reports (code and message).
 
 pub use bitvault_extpoints::proto;
-pub use bitvault_extpoints::{Operation, Point};
+pub use bitvault_extpoints::{Operation, Point, contract};
 pub use prost::Message;
 
 use crate::Error;
