@@ -10,6 +10,10 @@
 //!   is the README's test command.
 //! - `tidy`: the repository's structural rules (see [`tidy`]); also run by
 //!   `cargo test`.
+//! - `conformance [--point P]... [PLUGIN.wasm ...]`: builds the reference
+//!   plugins, then runs the extension points' conformance suites (the
+//!   `bitvault-conformance` binary) over the given modules, or over every
+//!   reference plugin, printing a table per plugin; fails if a case fails.
 //! - `protos [--check]`: regenerates the extension points' Rust messages
 //!   from their `.proto` contracts (see [`protos`]), or with `--check`
 //!   fails if they are out of date; a test runs the check.
@@ -104,6 +108,25 @@ fn test() -> ExitCode {
     }
 }
 
+fn conformance(args: &[String]) -> ExitCode {
+    if !build_plugins() {
+        return ExitCode::FAILURE;
+    }
+    let status = cargo()
+        .args(["run", "--quiet", "--package", "bitvault-conformance", "--"])
+        .args(args)
+        .current_dir(root())
+        .status();
+    match status {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => ExitCode::from(u8::try_from(s.code().unwrap_or(1)).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("xtask: cannot run cargo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -134,6 +157,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Some("conformance") => conformance(&args[1..]),
         Some("protos") => match if args.get(1).is_some_and(|a| a == "--check") {
             protos::check(&root())
         } else {
@@ -146,7 +170,7 @@ fn main() -> ExitCode {
             }
         },
         _ => {
-            eprintln!("usage: cargo xtask <build-plugins|test|tidy|protos>");
+            eprintln!("usage: cargo xtask <build-plugins|test|tidy|protos|conformance>");
             ExitCode::from(2)
         }
     }

@@ -53,7 +53,7 @@ pub fn write(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Checks that the checked-in files are exactly what [`write`] generates.
+/// Checks that the checked-in files are exactly what [`write()`] generates.
 pub fn check(root: &Path) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("bitvault-protos-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;

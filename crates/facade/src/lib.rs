@@ -33,8 +33,8 @@
 //! deny-by-default WASI preview 1 shim with its stdio mode; scoped HTTP
 //! (`http_request`, with its policy in [`net`] and client in [`http`]);
 //! and the typed extension points ([`extpoints`]: contracts, typed host
-//! API, discovery). Conformance suites, signed packages and registries are
-//! not built yet.
+//! API, discovery), with conformance suites in `bitvault-conformance`.
+//! Signed packages and registries are not built yet.
 #![forbid(unsafe_code)]
 
 mod asynchronous;

@@ -328,3 +328,135 @@ fn a_call_in_flight_finishes_after_its_plugin_is_dropped() -> Result<()> {
     assert_eq!(reply.message.tokens.len(), 2);
     Ok(())
 }
+
+#[test]
+fn the_storage_provider_keeps_objects_in_its_kv_namespace() -> Result<()> {
+    use bitvault_plugins::extpoints::StorageProvider;
+    use bitvault_plugins::extpoints::proto::storage_provider::v1::{
+        ByteRange, GetRequest, ListRequest, PutRequest, Status,
+    };
+    let rt = runtime()?;
+    let p = load(
+        &rt,
+        "kvstore",
+        &Grants::core_with_kv(),
+        &[Point::StorageProvider],
+    )?;
+    let store = Arc::new(MemoryKv::new());
+    let ctx = call("tenant-a", "kvstore").with_kv(store.clone(), KvQuotas::standard(), None)?;
+    let inv = Invocation::new(ctx).at(1_000);
+    let put = p.put(
+        &inv,
+        PutRequest {
+            key: "docs/a.txt".into(),
+            data: b"hello, storage".to_vec(),
+            content_type: "text/plain".into(),
+            ..Default::default()
+        },
+    )?;
+    let meta = put.message.meta.unwrap_or_default();
+    assert_eq!((meta.size, meta.last_modified_unix_ms), (14, 1_000));
+    let got = p.get(
+        &inv,
+        GetRequest {
+            key: "docs/a.txt".into(),
+            range: Some(ByteRange { start: 7, end: 0 }),
+            ..Default::default()
+        },
+    )?;
+    assert_eq!(got.message.data, b"storage");
+    // Another tenant's namespace does not see it.
+    let other =
+        Invocation::new(call("tenant-b", "kvstore").with_kv(store, KvQuotas::standard(), None)?);
+    let listed = p.list(&other, ListRequest::default())?;
+    assert!(listed.message.objects.is_empty());
+    let missing = p.get(
+        &other,
+        GetRequest {
+            key: "docs/a.txt".into(),
+            ..Default::default()
+        },
+    )?;
+    assert_eq!(missing.message.status, Status::NotFound as i32);
+    Ok(())
+}
+
+#[test]
+fn the_auth_provider_judges_tokens_at_the_context_time() -> Result<()> {
+    use bitvault_plugins::extpoints::AuthProvider;
+    use bitvault_plugins::extpoints::proto::auth_provider::v1::{
+        AuthenticateRequest, RejectionReason, authenticate_response::Result as Answer,
+    };
+    let rt = runtime()?;
+    let p = load(&rt, "jwtauth", &Grants::core(), &[Point::AuthProvider])?;
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let ctx = call("tenant-a", "jwtauth").with_config(
+        [(
+            "hs256_key".to_owned(),
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned(),
+        )]
+        .into_iter()
+        .collect(),
+    );
+    let token = bitvault_conformance::reference::hs256_token(
+        secret,
+        r#"{"sub":"grace","groups":["ops"],"exp":2000}"#,
+    );
+    let request = || AuthenticateRequest {
+        token: token.clone(),
+        scheme: "Bearer".into(),
+        ..Default::default()
+    };
+    let before = p.authenticate(&Invocation::new(ctx.clone()).at(1_999_000), request())?;
+    match before.message.result {
+        Some(Answer::Identity(id)) => {
+            assert_eq!(
+                (id.subject.as_str(), id.groups.as_slice()),
+                ("grace", &["ops".to_owned()][..])
+            );
+            assert_eq!(id.expires_unix_ms, 2_000_000);
+        }
+        other => bail!("expected an identity, got {other:?}"),
+    }
+    let after = p.authenticate(&Invocation::new(ctx).at(2_000_000), request())?;
+    match after.message.result {
+        Some(Answer::Rejection(r)) => assert_eq!(r.reason, RejectionReason::Expired as i32),
+        other => bail!("expected a rejection, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[test]
+fn the_thumbnailer_shrinks_a_png_keeping_its_aspect_ratio() -> Result<()> {
+    use bitvault_plugins::extpoints::ContentTransform;
+    use bitvault_plugins::extpoints::proto::content_transform::v1::TransformRequest;
+    let rt = runtime()?;
+    let p = load(
+        &rt,
+        "thumbnailer",
+        &Grants::core(),
+        &[Point::ContentTransform],
+    )?;
+    let mut limits = LimitPolicy::standard().default;
+    limits.fuel = bitvault_conformance::reference::PLUGIN_FUEL;
+    let inv = Invocation::new(CallContext::new(limits).for_plugin("tenant-a", "thumbnailer"));
+    let reply = p.transform(
+        &inv,
+        TransformRequest {
+            content: bitvault_conformance::reference::png_gradient(300, 150),
+            media_type: "image/png".into(),
+            parameters: [("max_width".to_owned(), "100".to_owned())]
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        },
+    )?;
+    let m = &reply.message;
+    assert_eq!(m.media_type, "image/png");
+    assert_eq!(
+        (m.metadata["width"].as_str(), m.metadata["height"].as_str()),
+        ("100", "50")
+    );
+    assert!(m.content.starts_with(b"\x89PNG"));
+    Ok(())
+}

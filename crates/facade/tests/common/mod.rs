@@ -1,43 +1,13 @@
-//! Shared by the tests that run the reference plugins: building them once
-//! per test run and reading their modules.
+//! Shared by the tests that run the reference plugins: their modules,
+//! built once per test run by the conformance crate's helper.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, ensure};
 
-fn root() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-/// Builds the reference plugins once per test run (as `cargo xtask
-/// build-plugins` does) and returns the directory of the `.wasm` files.
+/// The directory of the reference plugins' `.wasm` files, built if needed.
 pub fn plugins_dir() -> Result<PathBuf> {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let target = root().join("target/plugins");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let out = Command::new(cargo)
-                .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
-                .arg("--manifest-path")
-                .arg(root().join("plugins/Cargo.toml"))
-                .arg("--target-dir")
-                .arg(&target)
-                .output()
-                .map_err(|e| format!("cannot run cargo: {e}"))?;
-            if !out.status.success() {
-                return Err(format!(
-                    "building the reference plugins failed (is the target installed? \
-                     `rustup target add wasm32-unknown-unknown`, or run `cargo xtask build-plugins`):\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                ));
-            }
-            Ok(target.join("wasm32-unknown-unknown/release"))
-        })
-        .clone()
-        .map_err(anyhow::Error::msg)
+    bitvault_conformance::reference::plugins_dir().map_err(anyhow::Error::msg)
 }
 
 /// The bytes of the reference plugin `name` (built if needed), checked to be
