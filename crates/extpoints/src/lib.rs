@@ -45,6 +45,12 @@
 //!    cache with `Runtime::evict`): calls already running hold their own
 //!    reference to the compiled module and finish normally; calls made
 //!    after the drop must go through a newly loaded plugin.
+//!
+//! # Storage providers as `object_store`
+//! With the feature `object-store`, [`PluginStore`] wraps a plugin loaded
+//! for the storage-provider point as an `object_store::ObjectStore`, so the
+//! host can use it wherever it takes the Rust ecosystem's storage
+//! abstraction.
 #![forbid(unsafe_code)]
 
 pub mod contract;
@@ -53,8 +59,13 @@ pub mod proto;
 
 #[cfg(feature = "host")]
 mod host;
+#[cfg(feature = "object-store")]
+mod store;
 
 pub use point::{MissingExports, Operation, Point, check_exports, implemented};
+
+#[cfg(feature = "object-store")]
+pub use store::PluginStore;
 
 #[cfg(feature = "host")]
 pub use host::{

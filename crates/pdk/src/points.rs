@@ -104,6 +104,32 @@ pub trait ContentTransform {
 
 /// Event handler (`bitvault.plugins.event_handler.v1`); export with
 /// [`export_event_handler!`](crate::export_event_handler).
+///
+/// ```
+/// use bitvault_pdk::Error;
+/// use bitvault_pdk::points::{EventHandler, call, proto::event_handler::v1::*};
+///
+/// struct Audit;
+///
+/// impl EventHandler for Audit {
+///     fn describe(_: DescribeRequest) -> Result<DescribeResponse, Error> {
+///         Ok(DescribeResponse { event_types: vec!["share.*".into()] })
+///     }
+///     fn handle(req: HandleRequest) -> Result<HandleResponse, Error> {
+///         let event = req.event.unwrap_or_default();
+///         bitvault_pdk::log::info(&format!("{} on {}", event.r#type, event.subject));
+///         Ok(HandleResponse { ack: Ack::Done as i32, detail: String::new() })
+///     }
+/// }
+/// bitvault_pdk::export_event_handler!(Audit);
+///
+/// let req = HandleRequest {
+///     event: Some(DomainEvent { r#type: "share.created".into(), ..Default::default() }),
+///     ..Default::default()
+/// };
+/// let reply: HandleResponse = call(bitvault_pdk::testing::Host::new(), Audit::handle, &req).unwrap();
+/// assert_eq!(reply.ack, Ack::Done as i32);
+/// ```
 pub trait EventHandler {
     /// The event types handled: exact types or prefixes ending in `.*`.
     ///
@@ -118,7 +144,37 @@ pub trait EventHandler {
 }
 
 /// Storage provider (`bitvault.plugins.storage_provider.v1`); export with
-/// [`export_storage_provider!`](crate::export_storage_provider).
+/// [`export_storage_provider!`](crate::export_storage_provider). A status
+/// the contract defines (`NOT_FOUND`, `PRECONDITION_FAILED`, …) is a
+/// response; an `Err` is a failure of the provider itself.
+/// `plugins/kvstore` implements the whole contract over the KV namespace.
+///
+/// ```
+/// use bitvault_pdk::Error;
+/// use bitvault_pdk::points::{StorageProvider, proto::storage_provider::v1::*};
+///
+/// /// A read-only store with nothing in it.
+/// struct Empty;
+///
+/// impl StorageProvider for Empty {
+///     fn put(_: PutRequest) -> Result<PutResponse, Error> {
+///         Err(Error::new(70, "read-only"))
+///     }
+///     fn get(_: GetRequest) -> Result<GetResponse, Error> {
+///         Ok(GetResponse { status: Status::NotFound as i32, ..Default::default() })
+///     }
+///     fn head(_: HeadRequest) -> Result<HeadResponse, Error> {
+///         Ok(HeadResponse { status: Status::NotFound as i32, meta: None })
+///     }
+///     fn delete(_: DeleteRequest) -> Result<DeleteResponse, Error> {
+///         Ok(DeleteResponse { status: Status::Ok as i32, existed: false })
+///     }
+///     fn list(_: ListRequest) -> Result<ListResponse, Error> {
+///         Ok(ListResponse { status: Status::Ok as i32, ..Default::default() })
+///     }
+/// }
+/// bitvault_pdk::export_storage_provider!(Empty);
+/// ```
 pub trait StorageProvider {
     /// Stores an object.
     ///
@@ -149,6 +205,32 @@ pub trait StorageProvider {
 
 /// Auth provider (`bitvault.plugins.auth_provider.v1`); export with
 /// [`export_auth_provider!`](crate::export_auth_provider).
+///
+/// ```
+/// use bitvault_pdk::{Error, config};
+/// use bitvault_pdk::points::{AuthProvider, proto::auth_provider::v1::*};
+/// use authenticate_response::Result as Answer;
+///
+/// /// One static API key from the configuration (compare in constant time
+/// /// in real code).
+/// struct ApiKey;
+///
+/// impl AuthProvider for ApiKey {
+///     fn authenticate(req: AuthenticateRequest) -> Result<AuthenticateResponse, Error> {
+///         let key = config::get("api_key")?.ok_or_else(|| Error::new(40, "no api_key"))?;
+///         let result = if !key.is_empty() && req.token == key {
+///             Answer::Identity(Identity { subject: "service".into(), ..Default::default() })
+///         } else {
+///             Answer::Rejection(Rejection {
+///                 reason: RejectionReason::UnknownKey as i32,
+///                 detail: "not a known key".into(),
+///             })
+///         };
+///         Ok(AuthenticateResponse { result: Some(result) })
+///     }
+/// }
+/// bitvault_pdk::export_auth_provider!(ApiKey);
+/// ```
 pub trait AuthProvider {
     /// An identity or a reasoned rejection for a credential.
     ///
@@ -158,7 +240,31 @@ pub trait AuthProvider {
 }
 
 /// Policy hook (`bitvault.plugins.policy_hook.v1`); export with
-/// [`export_policy_hook!`](crate::export_policy_hook).
+/// [`export_policy_hook!`](crate::export_policy_hook). Judge time by the
+/// request's context, never by a clock.
+///
+/// ```
+/// use bitvault_pdk::Error;
+/// use bitvault_pdk::points::{PolicyHook, call, proto::policy_hook::v1::*};
+///
+/// struct NoDeletes;
+///
+/// impl PolicyHook for NoDeletes {
+///     fn evaluate(req: EvaluateRequest) -> Result<EvaluateResponse, Error> {
+///         let mut r = EvaluateResponse { decision: Decision::Abstain as i32, ..Default::default() };
+///         if req.action == "delete" {
+///             r.decision = Decision::Deny as i32;
+///             r.reasons.push("deletes are disabled".into());
+///         }
+///         Ok(r)
+///     }
+/// }
+/// bitvault_pdk::export_policy_hook!(NoDeletes);
+///
+/// let req = EvaluateRequest { action: "delete".into(), ..Default::default() };
+/// let r: EvaluateResponse = call(bitvault_pdk::testing::Host::new(), NoDeletes::evaluate, &req).unwrap();
+/// assert_eq!(r.decision, Decision::Deny as i32);
+/// ```
 pub trait PolicyHook {
     /// A decision (allow, deny or abstain) with reasons and attributes.
     ///
@@ -169,6 +275,41 @@ pub trait PolicyHook {
 
 /// Search analyzer and preview (`bitvault.plugins.search.v1`); export with
 /// [`export_search!`](crate::export_search).
+///
+/// ```
+/// use bitvault_pdk::Error;
+/// use bitvault_pdk::points::{Search, call, proto::search::v1::*};
+///
+/// /// Splits on ASCII spaces; previews plain text only.
+/// struct Simple;
+///
+/// impl Search for Simple {
+///     fn analyze(req: AnalyzeRequest) -> Result<AnalyzeResponse, Error> {
+///         let mut tokens = Vec::new();
+///         let mut at = 0;
+///         for (position, word) in req.text.split(' ').enumerate() {
+///             if !word.is_empty() {
+///                 let (start, end) = (at as u32, (at + word.len()) as u32);
+///                 tokens.push(Token { term: word.to_lowercase(), position: position as u32, start, end });
+///             }
+///             at += word.len() + 1;
+///         }
+///         Ok(AnalyzeResponse { tokens })
+///     }
+///     fn preview(req: PreviewRequest) -> Result<PreviewResponse, Error> {
+///         if req.media_type != "text/plain" {
+///             return Err(Error::new(22, "text/plain only"));
+///         }
+///         let text = String::from_utf8_lossy(&req.content).replace('&', "&amp;").replace('<', "&lt;");
+///         Ok(PreviewResponse { media_type: "text/html".into(), content: format!("<pre>{text}</pre>").into_bytes() })
+///     }
+/// }
+/// bitvault_pdk::export_search!(Simple);
+///
+/// let req = AnalyzeRequest { text: "Hello  World".into(), ..Default::default() };
+/// let r: AnalyzeResponse = call(bitvault_pdk::testing::Host::new(), Simple::analyze, &req).unwrap();
+/// assert_eq!(r.tokens.iter().map(|t| t.term.as_str()).collect::<Vec<_>>(), ["hello", "world"]);
+/// ```
 pub trait Search {
     /// Tokens of a text.
     ///
