@@ -532,6 +532,43 @@ pub struct Discovered {
     pub points: Vec<Point>,
 }
 
+/// Discovery for one tenant on the embedded default: the modules in
+/// `root/<tenant>/` (see [`discover`]). The tenant name is checked first,
+/// so it cannot leave `root`: it must be non-empty, at most 128 bytes, of
+/// ASCII letters, digits, `-`, `_` and `.`, and not `.` or `..`. A tenant
+/// without a directory has no plugins.
+///
+/// # Errors
+/// [`DiscoverError`] for a tenant name that is not allowed (kind
+/// `InvalidInput`) or a directory that cannot be read.
+pub fn discover_for_tenant(
+    runtime: &Runtime,
+    root: &Path,
+    tenant: &str,
+) -> Result<Vec<Discovered>, DiscoverError> {
+    let allowed = !tenant.is_empty()
+        && tenant.len() <= 128
+        && tenant != "."
+        && tenant != ".."
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !allowed {
+        return Err(DiscoverError {
+            path: root.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("`{}` is not a tenant name", tenant.escape_debug()),
+            ),
+        });
+    }
+    let dir = root.join(tenant);
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    discover(runtime, &dir)
+}
+
 /// A plugin directory that cannot be read.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read the plugin directory `{}`", path.display())]

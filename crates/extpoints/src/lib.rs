@@ -27,7 +27,8 @@
 //!
 //! # Lifecycle (feature `host`)
 //! 1. **Discover**: [`discover`] lists the modules of a plugin directory
-//!    (the embedded default) and the points each implements, by its
+//!    (the embedded default; [`discover_for_tenant`] for one tenant's
+//!    directory under a root) and the points each implements, by its
 //!    exports, without compiling anything.
 //! 2. **Load**: [`ExtPlugin::load`] admits and compiles the module under
 //!    its grants (or takes it from the runtime's caches) and checks that it
@@ -71,4 +72,5 @@ pub use store::PluginStore;
 pub use host::{
     AuthProvider, ContentTransform, DiscoverError, Discovered, EventHandler, ExtError,
     ExtLoadError, ExtPlugin, Invocation, PolicyHook, Reply, Search, StorageProvider, discover,
+    discover_for_tenant,
 };

@@ -55,6 +55,35 @@ fn discovery_finds_each_reference_plugin_by_its_points() -> Result<()> {
 }
 
 #[test]
+fn discovery_per_tenant_stays_inside_the_root() -> Result<()> {
+    use bitvault_plugins::extpoints::discover_for_tenant;
+    let rt = runtime()?;
+    let root = tempfile::tempdir()?;
+    std::fs::create_dir(root.path().join("acme"))?;
+    std::fs::write(
+        root.path().join("acme/policy.wasm"),
+        common::plugin_wasm("policy")?,
+    )?;
+    std::fs::write(root.path().join("acme/notes.txt"), b"not a module")?;
+    let found = discover_for_tenant(&rt, root.path(), "acme")?;
+    let names: Vec<_> = found
+        .iter()
+        .map(|d| (d.name.as_str(), d.points.clone()))
+        .collect();
+    assert_eq!(names, [("policy", vec![Point::PolicyHook])]);
+    assert!(discover_for_tenant(&rt, root.path(), "globex")?.is_empty());
+    for hostile in ["..", "../acme", "a/b", "", "."] {
+        let e = discover_for_tenant(&rt, root.path(), hostile).unwrap_err();
+        assert_eq!(
+            e.source.kind(),
+            std::io::ErrorKind::InvalidInput,
+            "{hostile:?}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
 fn the_search_analyzer_and_preview_answer_through_the_typed_api() -> Result<()> {
     let rt = runtime()?;
     let p = load(&rt, "textsearch", &Grants::core(), &[Point::Search])?;
