@@ -34,7 +34,8 @@
 //! (`http_request`, with its policy in [`net`] and client in [`http`]);
 //! and the typed extension points ([`extpoints`]: contracts, typed host
 //! API, discovery), with conformance suites in `bitvault-conformance`.
-//! Signed packages and registries are not built yet.
+//! Package signing and verification live in `bitvault-registry`;
+//! registries and tenant installations are not built yet.
 #![forbid(unsafe_code)]
 
 mod asynchronous;

@@ -1,9 +1,56 @@
-//! Signed plugin packages and registries for BitVault Plugins.
+//! Signed plugin packages for BitVault Plugins: the manifest and its
+//! canonical bytes, Ed25519 keys in standard PEM files, signatures bound to
+//! publishers by a trust policy with key rotation and revocation, and the
+//! verification that runs before anything is compiled. This crate never
+//! executes wasm (it does not depend on the runtime).
 //!
-//! This crate will hold plugin manifests, ed25519 signatures, the embedded
-//! OCI image-layout registry and the remote OCI client, the trust policy and
-//! tenant installations with their grants. It never executes wasm.
+//! ```
+//! use bitvault_abi::Grants;
+//! use bitvault_registry::{KeyStatus, Manifest, ModuleRef, PackageBytes, TrustPolicy};
+//! use bitvault_registry::{generate_key, sha256_hex, sign, verify};
 //!
-//! It contains no code yet: packages, signing and registries are not built.
-//! Today modules are loaded from bytes the embedder supplies.
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let module = b"\0asm\x01\0\0\0".to_vec();
+//! let manifest = Manifest {
+//!     schema: 1,
+//!     name: "hello".into(),
+//!     version: "1.0.0".into(),
+//!     publisher: "acme.example".into(),
+//!     description: "says hello".into(),
+//!     extension_points: vec![],
+//!     event_types: vec![],
+//!     capabilities: Grants::core(),
+//!     limits: None,
+//!     abi_version: bitvault_abi::ABI_VERSION,
+//!     module: ModuleRef { sha256: sha256_hex(&module), size: module.len() as u64 },
+//! };
+//! let key = generate_key()?;
+//! let (manifest_bytes, signature) = sign(&manifest, &key)?;
+//!
+//! let mut policy = TrustPolicy::default();
+//! policy.trust("acme.example", &key.verifying_key(), KeyStatus::Active)?;
+//! let package = PackageBytes {
+//!     manifest: &manifest_bytes,
+//!     signature: Some(&signature.to_canonical()),
+//!     module: &module,
+//! };
+//! assert_eq!(verify(package, &policy)?.manifest.name, "hello");
+//! # Ok(()) }
+//! ```
+//!
+//! Not built yet: the OCI registries (embedded layout directory and
+//! remote), cosign-style signatures, tenant installations with their grant
+//! reviews and audit log, and the CLI's `keygen`, `sign` and `verify`.
 #![forbid(unsafe_code)]
+
+mod manifest;
+mod package;
+mod signing;
+
+pub use manifest::{MANIFEST_SCHEMA, Manifest, ManifestError, ModuleRef};
+pub use package::{PackageBytes, PackageError, Verified, sha256_hex, verify};
+pub use signing::{
+    KeyStatus, Publisher, SIGNING_CONTEXT, SignatureFile, SigningError, TrustPolicy, TrustedKey,
+    fingerprint, generate_key, private_key_pem, public_key_pem, read_private_key, read_public_key,
+    sign,
+};
