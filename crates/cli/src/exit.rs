@@ -12,6 +12,10 @@ pub const HOST_ERROR: u8 = 1;
 
 // Exit status 2 is clap's, for bad arguments; nothing here returns it.
 
+/// `verify` refused a package (its reason is in the message, and in the
+/// `--json` object's `error.reason`).
+pub const PACKAGE_REFUSED: u8 = 30;
+
 /// The exit status of a failure of `kind`. Codes 10 to 21, in
 /// [`ErrorKind::ALL`] order.
 pub const fn code(kind: ErrorKind) -> u8 {

@@ -285,7 +285,12 @@ pub fn fail_before_running(failure: &Failure, json: bool) -> Result<u8> {
     Ok(failure.exit_code())
 }
 
-/// Prints `error: <kind>: <message>` on stderr.
+/// Prints `error: <message>` on stderr.
+pub fn warn_error(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+}
+
+/// Prints a failure as `error: <kind>: <message>` on stderr.
 pub fn print_failure(failure: &Failure) {
     let _ = writeln!(
         std::io::stderr().lock(),

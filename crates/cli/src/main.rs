@@ -8,7 +8,9 @@
 //! - `inspect MODULE` reports a module's imports, exports, memories and
 //!   tables without compiling it;
 //! - `bench MODULE EXPORT` loads a module once and times many fresh
-//!   invocations.
+//!   invocations;
+//! - `keygen`, `sign` and `verify` make publisher keys, sign packages and
+//!   verify them against a trust policy.
 //!
 //! The JSON outcome format and the exit statuses are a contract, documented
 //! in `docs/cli.md`: exit codes live in [`exit`], JSON rendering in [`json`].
@@ -19,6 +21,7 @@ mod exit;
 mod host;
 mod inspect;
 mod json;
+mod package;
 mod run;
 
 use std::io::Write;
@@ -43,6 +46,12 @@ enum Command {
     Inspect(inspect::Args),
     /// Load a module once and time many fresh invocations of one export.
     Bench(bench::Args),
+    /// Generate a publisher's Ed25519 key pair (PKCS#8 and SPKI PEM).
+    Keygen(package::KeygenArgs),
+    /// Sign a package: a manifest source and a module, with a publisher key.
+    Sign(package::SignArgs),
+    /// Verify a package against a trust policy, before anything compiles it.
+    Verify(package::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +60,9 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Keygen(args) => package::keygen(args),
+        Command::Sign(args) => package::sign_package(args),
+        Command::Verify(args) => package::verify_package(args),
     };
     match status {
         Ok(code) => ExitCode::from(code),

@@ -39,8 +39,8 @@
 //! ```
 //!
 //! Not built yet: the OCI registries (embedded layout directory and
-//! remote), cosign-style signatures, tenant installations with their grant
-//! reviews and audit log, and the CLI's `keygen`, `sign` and `verify`.
+//! remote), cosign-style signatures, and tenant installations with their
+//! grant reviews and audit log.
 #![forbid(unsafe_code)]
 
 mod manifest;

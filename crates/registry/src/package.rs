@@ -91,6 +91,25 @@ pub enum PackageError {
     },
 }
 
+impl PackageError {
+    /// The stable snake-case name of the reason (the CLI's `--json`
+    /// `reason`).
+    pub const fn reason(&self) -> &'static str {
+        match self {
+            PackageError::Manifest(_) => "manifest",
+            PackageError::Unsigned => "unsigned",
+            PackageError::SignatureFile(_) => "signature_file",
+            PackageError::PublisherMismatch { .. } => "publisher_mismatch",
+            PackageError::UntrustedPublisher { .. } => "untrusted_publisher",
+            PackageError::UntrustedKey { .. } => "untrusted_key",
+            PackageError::RevokedKey { .. } => "revoked_key",
+            PackageError::BadSignature { .. } => "bad_signature",
+            PackageError::ModuleDigest { .. } => "module_digest",
+            PackageError::ModuleSize { .. } => "module_size",
+        }
+    }
+}
+
 impl fmt::Display for PackageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

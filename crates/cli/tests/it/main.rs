@@ -7,6 +7,7 @@ mod errors;
 mod grants;
 mod inspect;
 mod outcomes;
+mod package;
 mod run;
 mod stdio;
 
@@ -62,6 +63,11 @@ impl Sandbox {
     fn file(&self, name: &str, contents: impl AsRef<[u8]>) -> Result<()> {
         std::fs::write(self.dir.path().join(name), contents)?;
         Ok(())
+    }
+
+    /// The path of a file in the sandbox.
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
     }
 
     fn run(&self, args: &[&str]) -> Result<Output> {
