@@ -30,7 +30,7 @@ pub struct KeygenArgs {
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
     /// The manifest source (TOML: name, version, publisher, description,
-    /// extension_points, event_types, [capabilities], [limits])
+    /// extension_points, event_types, and the tables capabilities and limits)
     manifest: PathBuf,
     /// The module the package carries
     module: PathBuf,
