@@ -130,7 +130,8 @@ fn base64(bytes: &[u8]) -> String {
     )
 }
 
-fn base64url(bytes: &[u8]) -> String {
+/// Unpadded base64url (RFC 4648 §5), as JWS uses it.
+pub(crate) fn base64url(bytes: &[u8]) -> String {
     encode(
         bytes,
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",

@@ -233,13 +233,10 @@ pub fn get(req: &storage::GetRequest, resp: &storage::GetResponse) -> Result<(),
             req.range.is_some(),
             "INVALID_RANGE for a get without a range"
         ),
-        storage::Status::Unspecified => unreachable_status()?,
+        // `status` refuses it above.
+        storage::Status::Unspecified => return fail("status is unspecified"),
     }
     Ok(())
-}
-
-fn unreachable_status() -> Result<(), Violation> {
-    fail("status is unspecified")
 }
 
 /// A storage provider's `Head` response.

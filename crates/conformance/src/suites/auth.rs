@@ -7,6 +7,7 @@ use bitvault_extpoints::proto::auth_provider::v1::{
 };
 
 use super::{answered_or_refused, check, refuses_garbage, survives_defaults, why};
+use crate::reference::base64url;
 use crate::{Case, Ctx, TokenSample};
 
 pub(crate) const CASES: &[Case] = &[
@@ -155,21 +156,6 @@ fn empty(ctx: &Ctx<'_>) -> Result<(), String> {
     rejected(ctx, "", "an empty token")
 }
 
-fn b64url(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
 fn alg_none(ctx: &Ctx<'_>) -> Result<(), String> {
     let claims = format!(
         r#"{{"sub":"admin","exp":{}}}"#,
@@ -179,8 +165,8 @@ fn alg_none(ctx: &Ctx<'_>) -> Result<(), String> {
         let header = format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#);
         let token = format!(
             "{}.{}.",
-            b64url(header.as_bytes()),
-            b64url(claims.as_bytes())
+            base64url(header.as_bytes()),
+            base64url(claims.as_bytes())
         );
         rejected(ctx, &token, &format!("an alg `{alg}` token"))?;
     }
