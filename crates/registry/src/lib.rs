@@ -43,10 +43,24 @@
 //! grant reviews and audit log.
 #![forbid(unsafe_code)]
 
+mod artifact;
+pub mod installs;
+mod layout;
 mod manifest;
+pub mod oci;
 mod package;
+pub mod review;
 mod signing;
 
+pub use artifact::{
+    CatalogEntry, Fetched, Published, Reference, Selector, catalog, fetch_package, publish,
+    versions,
+};
+pub use installs::{
+    AuditAction, AuditEntry, INSTALL_SCHEMA, InstallStore, Installation, RedbInstallStore,
+    StoreError,
+};
+pub use layout::LayoutRegistry;
 pub use manifest::{MANIFEST_SCHEMA, Manifest, ManifestError, ModuleRef};
 pub use package::{PackageBytes, PackageError, Verified, sha256_hex, verify};
 pub use signing::{
