@@ -39,8 +39,16 @@
 #![forbid(unsafe_code)]
 
 mod asynchronous;
+pub mod host;
 
 pub use asynchronous::AsyncInvoke;
+pub use host::{
+    AdmissionError, Admitted, CallError, Grant, InstallRequest, InstalledPlugin, PluginHost,
+    Providers,
+};
+
+/// Signed packages, registries, trust policies and tenant installations.
+pub use bitvault_registry as registry;
 
 /// The capability ABI: host function names and signatures, error codes,
 /// limits and grants.

@@ -536,3 +536,37 @@ impl InstallStore for RedbInstallStore {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_of_another_schema_is_refused_not_misread() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("installs.redb");
+        drop(RedbInstallStore::open(&path)?);
+        {
+            let db = Database::create(&path)?;
+            let txn = db.begin_write()?;
+            txn.open_table(META)?.insert("schema", INSTALL_SCHEMA + 1)?;
+            txn.commit()?;
+        }
+        match RedbInstallStore::open(&path) {
+            Err(StoreError::Schema { found, expected }) => {
+                assert_eq!((found, expected), (INSTALL_SCHEMA + 1, INSTALL_SCHEMA));
+            }
+            other => panic!("expected a schema refusal, got {other:?}"),
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn tenant_names_cannot_reach_into_other_keys() {
+        for bad in ["", "a/b", "A", "-a", "a b", "../x", &"x".repeat(65)] {
+            assert!(check_tenant(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_tenant("tenant-1").is_ok());
+    }
+}

@@ -227,6 +227,16 @@ impl TrustPolicy {
         Ok(policy)
     }
 
+    /// The policy as a trust-policy file, as [`TrustPolicy::from_toml`]
+    /// reads it.
+    ///
+    /// # Errors
+    /// [`SigningError::Policy`] if it cannot be written (it always can:
+    /// every field is a string or a table).
+    pub fn to_toml(&self) -> Result<String, SigningError> {
+        toml::to_string(self).map_err(|e| SigningError::Policy(e.to_string()))
+    }
+
     /// Trusts `key` for `publisher` with `status` (replacing its status if
     /// already listed).
     ///
