@@ -44,6 +44,7 @@
 #![forbid(unsafe_code)]
 
 mod artifact;
+pub mod cosign;
 pub mod installs;
 mod layout;
 mod manifest;
