@@ -50,6 +50,8 @@ mod layout;
 mod manifest;
 pub mod oci;
 mod package;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod review;
 mod signing;
 

@@ -10,7 +10,7 @@
 //! - `layers[0]`: the module ([`MODULE_MEDIA_TYPE`], `application/wasm`);
 //! - `layers[1]`, when signed: the signature file ([`SIGNATURE_MEDIA_TYPE`]).
 //!
-//! Backends move bytes; they do not judge them. [`fetch_package`] checks
+//! Backends move bytes; they do not judge them. [`fetch_package`](crate::fetch_package) checks
 //! every byte it is given against the digest and size that named it, so a
 //! registry that serves another blob for a digest, or a short one, is
 //! refused whichever backend served it.
@@ -377,7 +377,7 @@ pub fn version_tag(version: &str) -> String {
 /// registry under its namespace prefix, the image layout by tag).
 ///
 /// Backends store and return bytes; callers check them against digests
-/// ([`fetch_package`] does). Every call blocks; async embedders call from a
+/// ([`fetch_package`](crate::fetch_package) does). Every call blocks; async embedders call from a
 /// blocking task.
 pub trait Registry: Send + Sync {
     /// Where this registry is, for messages (`oci-layout:/srv/plugins`,
