@@ -16,6 +16,18 @@ pub const HOST_ERROR: u8 = 1;
 /// `--json` object's `error.reason`).
 pub const PACKAGE_REFUSED: u8 = 30;
 
+/// The plugin host refused an admin command (`install`, `upgrade`,
+/// `rollback`, `grant`, `revoke`, `trust`, `show`): the admission pipeline
+/// or the install rules said no. Its `AdmissionError::reason` is in the
+/// message and in the `--json` object's `error.reason`.
+pub const ADMISSION_REFUSED: u8 = 31;
+
+/// A registry failed: a reference that does not parse or is not there, a
+/// blob whose digest or size is not the one that named it, a registry that
+/// cannot be opened or reached. Its `RegistryError::reason` is in the
+/// message and in the `--json` object's `error.reason`.
+pub const REGISTRY_ERROR: u8 = 32;
+
 /// The exit status of a failure of `kind`. Codes 10 to 21, in
 /// [`ErrorKind::ALL`] order.
 pub const fn code(kind: ErrorKind) -> u8 {
@@ -44,8 +56,19 @@ mod tests {
         let codes: Vec<u8> = ErrorKind::ALL.iter().map(|k| code(*k)).collect();
         let expected: Vec<u8> = (10..10 + ErrorKind::ALL.len() as u8).collect();
         assert_eq!(codes, expected);
+        let others = [
+            SUCCESS,
+            HOST_ERROR,
+            2,
+            PACKAGE_REFUSED,
+            ADMISSION_REFUSED,
+            REGISTRY_ERROR,
+        ];
         for c in codes {
-            assert!(![SUCCESS, HOST_ERROR, 2].contains(&c));
+            assert!(!others.contains(&c));
+        }
+        for (i, a) in others.iter().enumerate() {
+            assert!(!others[i + 1..].contains(a), "{a} is used twice");
         }
     }
 }

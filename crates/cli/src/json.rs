@@ -203,7 +203,7 @@ pub fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn metrics(m: &Metrics) -> Value {
+pub fn metrics(m: &Metrics) -> Value {
     json!({
         "fuel_used": m.fuel_used,
         "wall_us": micros(m.wall),

@@ -10,18 +10,30 @@
 //! - `bench MODULE EXPORT` loads a module once and times many fresh
 //!   invocations;
 //! - `keygen`, `sign` and `verify` make publisher keys, sign packages and
-//!   verify them against a trust policy.
+//!   verify them against a trust policy;
+//! - `push`, `pull` and `search` publish, fetch and list packages in an OCI
+//!   registry (an image-layout directory or a remote registry);
+//! - `trust`, `install`, `upgrade`, `rollback`, `grant`, `revoke`,
+//!   `list-installed`, `show` and `audit` administer tenants' installed
+//!   plugins through the plugin host, with the state in a home directory.
+//!
+//! - `demo` builds the reference plugins, signs and publishes them to the
+//!   embedded registry, installs them for two tenants, calls every
+//!   extension point and shows one refusal of each kind.
 //!
 //! The JSON outcome format and the exit statuses are a contract, documented
 //! in `docs/cli.md`: exit codes live in [`exit`], JSON rendering in [`json`].
 #![forbid(unsafe_code)]
 
+mod admin;
 mod bench;
+mod demo;
 mod exit;
 mod host;
 mod inspect;
 mod json;
 mod package;
+mod registry_cmds;
 mod run;
 
 use std::io::Write;
@@ -29,7 +41,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Run, inspect and benchmark BitVault plugins.
+/// Run, inspect, benchmark, sign, publish and install BitVault plugins.
 #[derive(Debug, Parser)]
 #[command(name = "bitvault-plugin", version)]
 struct Cli {
@@ -52,6 +64,35 @@ enum Command {
     Sign(package::SignArgs),
     /// Verify a package against a trust policy, before anything compiles it.
     Verify(package::VerifyArgs),
+    /// Publish a signed package to a registry.
+    Push(registry_cmds::PushArgs),
+    /// Fetch a package from a registry, every digest checked, into a
+    /// directory.
+    Pull(registry_cmds::PullArgs),
+    /// List a registry's packages: versions, publishers, capabilities and
+    /// signers.
+    Search(registry_cmds::SearchArgs),
+    /// Set a tenant's trust policy.
+    Trust(admin::TrustArgs),
+    /// Install a plugin for a tenant, through the whole admission pipeline.
+    Install(admin::InstallArgs),
+    /// Move a tenant's installed plugin to a higher release.
+    Upgrade(admin::UpgradeArgs),
+    /// Return a tenant's installed plugin to an earlier release.
+    Rollback(admin::RollbackArgs),
+    /// Change what a tenant's installed plugin is granted.
+    Grant(admin::GrantArgs),
+    /// Uninstall a plugin for a tenant.
+    Revoke(admin::RevokeArgs),
+    /// List installed plugins, of one tenant or all.
+    ListInstalled(admin::ListArgs),
+    /// Show one installation: requested against granted, limits, history.
+    Show(admin::ShowArgs),
+    /// Print the audit log, of one tenant or all.
+    Audit(admin::AuditArgs),
+    /// Sign, publish, install and invoke the reference plugins at every
+    /// extension point, and show one refusal of each kind.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +104,19 @@ fn main() -> ExitCode {
         Command::Keygen(args) => package::keygen(args),
         Command::Sign(args) => package::sign_package(args),
         Command::Verify(args) => package::verify_package(args),
+        Command::Push(args) => registry_cmds::push(args),
+        Command::Pull(args) => registry_cmds::pull(args),
+        Command::Search(args) => registry_cmds::search(args),
+        Command::Trust(args) => admin::trust(args),
+        Command::Install(args) => admin::install(args),
+        Command::Upgrade(args) => admin::upgrade(args),
+        Command::Rollback(args) => admin::rollback(args),
+        Command::Grant(args) => admin::grant(args),
+        Command::Revoke(args) => admin::revoke(args),
+        Command::ListInstalled(args) => admin::list_installed(args),
+        Command::Show(args) => admin::show(args),
+        Command::Audit(args) => admin::audit(args),
+        Command::Demo(args) => demo::demo(args),
     };
     match status {
         Ok(code) => ExitCode::from(code),

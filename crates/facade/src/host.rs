@@ -35,8 +35,8 @@ use bitvault_abi::{ABI_VERSION, Grants, LimitName, Limits};
 use bitvault_extpoints::{ExtError, ExtLoadError, ExtPlugin, Invocation, MissingExports, Point};
 use bitvault_registry::oci::{Progress, Quiet, Registry, RegistryError};
 use bitvault_registry::{
-    AuditAction, AuditEntry, InstallStore, Installation, PackageError, Reference, Selector,
-    StoreError, TrustPolicy, Verified, Fetched, fetch_package, review, verify,
+    AuditAction, AuditEntry, Fetched, InstallStore, Installation, PackageError, Reference,
+    Selector, StoreError, TrustPolicy, Verified, fetch_package, review, verify,
 };
 use bitvault_runtime::events::{EventBus, EventLimits};
 use bitvault_runtime::http::{HttpClient, HttpLimits};
@@ -218,10 +218,9 @@ impl fmt::Display for AdmissionError {
             AdmissionError::NotInstalled { tenant, name } => {
                 write!(f, "{name} is not installed for tenant {tenant}")
             }
-            AdmissionError::AlreadyInstalled { version } => write!(
-                f,
-                "already installed at {version}: use upgrade, rollback or grant"
-            ),
+            AdmissionError::AlreadyInstalled { version } => {
+                write!(f, "{version} is already the installed version")
+            }
             AdmissionError::Rollback { installed, target } => write!(
                 f,
                 "{target} is below the installed {installed}: a rollback must be forced"
@@ -416,7 +415,10 @@ impl fmt::Debug for PluginHost {
     }
 }
 
-fn audit_outcome<T>(result: &Result<T, AdmissionError>, ok: &str) -> Result<String, (String, String)> {
+fn audit_outcome<T>(
+    result: &Result<T, AdmissionError>,
+    ok: &str,
+) -> Result<String, (String, String)> {
     match result {
         Ok(_) => Ok(ok.to_owned()),
         Err(e) => Err((e.reason(), e.to_string())),
@@ -478,12 +480,12 @@ impl PluginHost {
     /// # Errors
     /// [`AdmissionError::NoTrustPolicy`], [`AdmissionError::TrustPolicy`].
     pub fn trust_policy(&self, tenant: &str) -> Result<TrustPolicy, AdmissionError> {
-        let text = self
-            .store
-            .trust_policy(tenant)?
-            .ok_or_else(|| AdmissionError::NoTrustPolicy {
-                tenant: tenant.to_owned(),
-            })?;
+        let text =
+            self.store
+                .trust_policy(tenant)?
+                .ok_or_else(|| AdmissionError::NoTrustPolicy {
+                    tenant: tenant.to_owned(),
+                })?;
         TrustPolicy::from_toml(&text).map_err(|e| AdmissionError::TrustPolicy(e.to_string()))
     }
 
@@ -508,7 +510,7 @@ impl PluginHost {
             AuditAction::Trust,
             "-",
             Ok(format!(
-                "trust policy set: {} publishers, {keys} keys",
+                "trust policy set: publishers {}, keys {keys}",
                 policy.publishers.len()
             )),
         );
@@ -566,9 +568,9 @@ impl PluginHost {
                 if !over.is_empty() {
                     return Err(AdmissionError::LimitsExceedHost { limits: over });
                 }
-                l.clone()
+                *l
             }
-            None => policy_limits.default.clone(),
+            None => policy_limits.default,
         };
         let points = manifest
             .extension_points
@@ -613,8 +615,8 @@ impl PluginHost {
             event_types: m.event_types.clone(),
             requested: m.capabilities.clone(),
             granted: admitted.granted.clone(),
-            requested_limits: m.limits.clone(),
-            limits: admitted.limits.clone(),
+            requested_limits: m.limits,
+            limits: admitted.limits,
             config,
             granted_by: actor.to_owned(),
             granted_at: bitvault_registry::installs::unix_now(),
@@ -649,6 +651,9 @@ impl PluginHost {
         };
         let plugin = match &result {
             Ok((inst, _)) => format!("{}@{}", inst.name, inst.version),
+            Err(AdmissionError::Rollback { target, .. }) => {
+                format!("{}@{target}", request.reference.name)
+            }
             Err(_) => request.reference.to_string(),
         };
         let entry = AuditEntry::now(
@@ -844,7 +849,12 @@ impl PluginHost {
     ///
     /// # Errors
     /// `NotInstalled`, or the store's error.
-    pub fn revoke(&self, tenant: &str, name: &str, actor: &str) -> Result<Installation, AdmissionError> {
+    pub fn revoke(
+        &self,
+        tenant: &str,
+        name: &str,
+        actor: &str,
+    ) -> Result<Installation, AdmissionError> {
         let current = self.store.installed(tenant, name)?;
         let Some(current) = current else {
             let e = AdmissionError::NotInstalled {
@@ -864,7 +874,13 @@ impl PluginHost {
         self.store.remove(
             tenant,
             name,
-            AuditEntry::now(tenant, actor, AuditAction::Revoke, &plugin, Ok("revoked".into())),
+            AuditEntry::now(
+                tenant,
+                actor,
+                AuditAction::Revoke,
+                &plugin,
+                Ok("revoked".into()),
+            ),
         )?;
         let removed = self.lock().remove(&(tenant.to_owned(), name.to_owned()));
         if let Some(live) = removed {
@@ -939,7 +955,7 @@ impl PluginHost {
 
     fn context(&self, installation: &Installation) -> CallContext {
         let g = &installation.granted;
-        let mut ctx = CallContext::new(installation.limits.clone())
+        let mut ctx = CallContext::new(installation.limits)
             .for_plugin(&installation.tenant, &installation.name)
             .with_config(installation.config.clone());
         if let Some(log) = &self.providers.log {
@@ -948,12 +964,12 @@ impl PluginHost {
         if g.events.is_some()
             && let Some((bus, limits)) = &self.providers.events
         {
-            ctx = ctx.with_events(bus.clone(), 0, limits.clone());
+            ctx = ctx.with_events(bus.clone(), 0, *limits);
         }
         if g.http.is_some()
             && let Some((client, resolver, limits)) = &self.providers.http
         {
-            ctx = ctx.with_http(client.clone(), resolver.clone(), limits.clone());
+            ctx = ctx.with_http(client.clone(), resolver.clone(), *limits);
         }
         if g.kv
             && let Some((store, quotas)) = &self.providers.kv
@@ -961,7 +977,7 @@ impl PluginHost {
             // Tenant and plugin names are checked when installed, so they
             // always name a namespace; a failure leaves kv unbound and the
             // plugin's kv calls answer `unavailable`.
-            if let Ok(bound) = ctx.clone().with_kv(store.clone(), quotas.clone(), None) {
+            if let Ok(bound) = ctx.clone().with_kv(store.clone(), *quotas, None) {
                 ctx = bound;
             }
         }

@@ -34,8 +34,11 @@
 //! (`http_request`, with its policy in [`net`] and client in [`http`]);
 //! and the typed extension points ([`extpoints`]: contracts, typed host
 //! API, discovery), with conformance suites in `bitvault-conformance`.
-//! Package signing and verification live in `bitvault-registry`;
-//! registries and tenant installations are not built yet.
+//! Signed packages, registries (an OCI image-layout directory, or any OCI
+//! distribution registry) and tenant installations are in [`registry`];
+//! [`PluginHost`] joins them to the runtime: it installs packages per
+//! tenant through one admission pipeline, records grants and refusals, and
+//! hands out prepared plugins that revocation invalidates.
 #![forbid(unsafe_code)]
 
 mod asynchronous;

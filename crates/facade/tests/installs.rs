@@ -166,7 +166,10 @@ fn a_tampered_module_at_rest_is_refused_before_compiling() -> Result<()> {
     let at = evil.len() - 1;
     evil[at] ^= 0x55;
     std::fs::write(&blob, &evil)?;
-    assert_eq!(reason(w.install("tenant-a", "policy@1.0.0")), "digest_mismatch");
+    assert_eq!(
+        reason(w.install("tenant-a", "policy@1.0.0")),
+        "digest_mismatch"
+    );
     let log = w.host.store().audit_log(Some("tenant-a"))?;
     let last = log.last().expect("entries");
     assert!(!last.allowed);
@@ -184,8 +187,17 @@ fn a_manifest_edited_to_escalate_does_not_verify() -> Result<()> {
     let mut escalated = honest.clone();
     escalated.capabilities.http = Some(HttpGrant::to(["https://exfil.example/"]));
     let bytes = escalated.to_canonical()?;
-    publish(&*w.registry, &bytes, Some(&sig.to_canonical()), &module, &Quiet)?;
-    assert_eq!(reason(w.install("tenant-a", "policy@1.0.0")), "bad_signature");
+    publish(
+        &*w.registry,
+        &bytes,
+        Some(&sig.to_canonical()),
+        &module,
+        &Quiet,
+    )?;
+    assert_eq!(
+        reason(w.install("tenant-a", "policy@1.0.0")),
+        "bad_signature"
+    );
     Ok(())
 }
 
@@ -195,11 +207,23 @@ fn wrong_keys_unsigned_and_untrusted_publishers_are_refused() -> Result<()> {
     let module = common::plugin_wasm("policy")?;
     // Globex's key claiming to sign for acme.
     let (bytes, sig) = sign(&manifest("1.0.0", &module, Grants::core()), &w.globex)?;
-    publish(&*w.registry, &bytes, Some(&sig.to_canonical()), &module, &Quiet)?;
-    assert_eq!(reason(w.install("tenant-a", "policy@1.0.0")), "untrusted_key");
+    publish(
+        &*w.registry,
+        &bytes,
+        Some(&sig.to_canonical()),
+        &module,
+        &Quiet,
+    )?;
+    assert_eq!(
+        reason(w.install("tenant-a", "policy@1.0.0")),
+        "untrusted_key"
+    );
     // A key nobody trusts.
     w.publish("1.0.1", &generate_key()?, Grants::core())?;
-    assert_eq!(reason(w.install("tenant-a", "policy@1.0.1")), "untrusted_key");
+    assert_eq!(
+        reason(w.install("tenant-a", "policy@1.0.1")),
+        "untrusted_key"
+    );
     // No signature.
     let (bytes, _) = sign(&manifest("1.0.2", &module, Grants::core()), &w.acme)?;
     publish(&*w.registry, &bytes, None, &module, &Quiet)?;
@@ -208,7 +232,13 @@ fn wrong_keys_unsigned_and_untrusted_publishers_are_refused() -> Result<()> {
     let mut m = manifest("1.0.3", &module, Grants::core());
     m.publisher = "initech.example".into();
     let (bytes, sig) = sign(&m, &w.acme)?;
-    publish(&*w.registry, &bytes, Some(&sig.to_canonical()), &module, &Quiet)?;
+    publish(
+        &*w.registry,
+        &bytes,
+        Some(&sig.to_canonical()),
+        &module,
+        &Quiet,
+    )?;
     assert_eq!(
         reason(w.install("tenant-a", "policy@1.0.3")),
         "untrusted_publisher"
@@ -268,9 +298,15 @@ fn upgrades_review_new_capabilities_and_rollbacks_must_be_forced() -> Result<()>
         "already_installed"
     );
     // Installing 1.0.0 over 1.1.0 is a rollback: refused unless forced.
-    assert_eq!(reason(w.install("tenant-a", "policy@1.0.0")), "rollback_refused");
     assert_eq!(
-        reason(w.host.rollback("tenant-a", "policy", Some("1.0.0"), "ada", false)),
+        reason(w.install("tenant-a", "policy@1.0.0")),
+        "rollback_refused"
+    );
+    assert_eq!(
+        reason(
+            w.host
+                .rollback("tenant-a", "policy", Some("1.0.0"), "ada", false)
+        ),
         "not_installed"
     );
 
@@ -321,17 +357,18 @@ fn a_revoked_plugin_is_refused_at_its_next_invocation() -> Result<()> {
         Err(CallError::Invalidated { tenant, .. }) => assert_eq!(tenant, "tenant-a"),
         other => bail!("expected Invalidated, got {other:?}"),
     }
-    assert_eq!(
-        reason(w.host.plugin("tenant-a", "policy")),
-        "not_installed"
-    );
+    assert_eq!(reason(w.host.plugin("tenant-a", "policy")), "not_installed");
     // The other tenant's install is untouched.
     evaluate(&w.host.plugin("tenant-b", "policy")?, 1)?;
     let log = w.host.store().audit_log(Some("tenant-a"))?;
-    assert!(log.iter().any(|e| e.action == AuditAction::Revoke && e.allowed));
     assert!(
         log.iter()
-            .any(|e| e.action == AuditAction::Invoke && e.reason.as_deref() == Some("not_installed"))
+            .any(|e| e.action == AuditAction::Revoke && e.allowed)
+    );
+    assert!(
+        log.iter().any(
+            |e| e.action == AuditAction::Invoke && e.reason.as_deref() == Some("not_installed")
+        )
     );
     Ok(())
 }
@@ -348,8 +385,12 @@ fn revoking_a_key_stops_what_it_signed_rotation_keeps_it() -> Result<()> {
     let mut policy = TrustPolicy::default();
     policy.trust(ACME, &next.verifying_key(), KeyStatus::Active)?;
     policy.trust(ACME, &w.acme.verifying_key(), KeyStatus::Retired)?;
-    w.host.set_trust_policy("tenant-a", &policy.to_toml()?, "root")?;
-    assert!(!held.is_valid(), "a trust change invalidates prepared plugins");
+    w.host
+        .set_trust_policy("tenant-a", &policy.to_toml()?, "root")?;
+    assert!(
+        !held.is_valid(),
+        "a trust change invalidates prepared plugins"
+    );
     let rotated = w.host.plugin("tenant-a", "policy")?;
     evaluate(&rotated, 1)?;
 
@@ -357,7 +398,8 @@ fn revoking_a_key_stops_what_it_signed_rotation_keeps_it() -> Result<()> {
     let mut policy = TrustPolicy::default();
     policy.trust(ACME, &next.verifying_key(), KeyStatus::Active)?;
     policy.trust(ACME, &w.acme.verifying_key(), KeyStatus::Revoked)?;
-    w.host.set_trust_policy("tenant-a", &policy.to_toml()?, "root")?;
+    w.host
+        .set_trust_policy("tenant-a", &policy.to_toml()?, "root")?;
     assert!(matches!(
         evaluate(&rotated, 1),
         Err(CallError::Invalidated { .. })
@@ -380,8 +422,15 @@ fn the_install_store_survives_a_reopen() -> Result<()> {
             store,
             Providers::default(),
         );
-        host.set_trust_policy("tenant-a", &w.host.store().trust_policy("tenant-a")?.unwrap_or_default(), "root")?;
-        host.install(&InstallRequest::new("tenant-a", "policy".parse()?, "ada"), &Quiet)?;
+        host.set_trust_policy(
+            "tenant-a",
+            &w.host.store().trust_policy("tenant-a")?.unwrap_or_default(),
+            "root",
+        )?;
+        host.install(
+            &InstallRequest::new("tenant-a", "policy".parse()?, "ada"),
+            &Quiet,
+        )?;
     }
     let store = RedbInstallStore::open(&path)?;
     let installed = store.installed("tenant-a", "policy")?.expect("kept");

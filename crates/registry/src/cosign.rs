@@ -228,6 +228,25 @@ pub struct CosignVerified {
     pub layer: usize,
 }
 
+/// The `docker-reference` a signature of `repository` in `registry`
+/// claims: `host[:port]/prefix/name` for a remote registry (what `cosign
+/// sign` writes for that image), the plugin name alone for a layout
+/// directory, which has no registry host.
+pub fn docker_reference(registry: &dyn Registry, repository: &str) -> String {
+    let location = registry.location();
+    match location
+        .strip_prefix("https://")
+        .or_else(|| location.strip_prefix("http://"))
+    {
+        Some(host_and_prefix) => {
+            let base = host_and_prefix.trim_end_matches('/');
+            // The remote backend names plugin `echo` `<prefix>/echo`.
+            format!("{base}/{repository}")
+        }
+        None => repository.to_owned(),
+    }
+}
+
 /// Signs `manifest_digest` with `key` and attaches the signature in
 /// `repository` as cosign does: pushes the payload blob and the config
 /// blob, then the signature manifest under [`signature_tag`], keeping the
