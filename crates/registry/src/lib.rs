@@ -38,9 +38,17 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Not built yet: the OCI registries (embedded layout directory and
-//! remote), cosign-style signatures, and tenant installations with their
-//! grant reviews and audit log.
+//! Packages travel through a content-addressed [`oci::Registry`]: the
+//! embedded [`LayoutRegistry`] (an OCI image-layout directory) or, with the
+//! `remote` feature, `remote::RemoteRegistry` (any OCI distribution
+//! registry). [`publish`] stores a package as an OCI artifact,
+//! [`fetch_package`] fetches one with every byte checked against its
+//! digest, and [`catalog`] lists what a registry holds. [`cosign`] attaches
+//! and verifies cosign-style signatures. [`installs`] keeps tenant
+//! installations, trust policies and the audit log behind
+//! [`InstallStore`]; [`review`] compares grants with requests. The
+//! admission pipeline that joins these to the runtime is
+//! `bitvault_plugins::PluginHost`.
 #![forbid(unsafe_code)]
 
 mod artifact;

@@ -673,3 +673,80 @@ fn oras_pulls_what_was_pushed() {
         .collect();
     assert_eq!(pulled, expected, "oras_pull.py printed:\n{stdout}");
 }
+
+/// The whole package flow through the real server: publish a signed
+/// package with a cosign signature, read the catalog, fetch it with every
+/// digest checked, verify it against a trust policy, and verify the cosign
+/// signature with the `docker-reference` cosign would claim.
+#[test]
+fn a_signed_package_travels_through_the_registry() {
+    use bitvault_registry::{
+        KeyStatus, Manifest, ModuleRef, TrustPolicy, catalog, cosign, fetch_package, generate_key,
+        publish, sha256_hex, sign, verify,
+    };
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let registry = RemoteRegistry::new(
+        &format!("http://127.0.0.1:{}/bitvault", server.port),
+        RemoteOptions::default(),
+    )
+    .unwrap();
+    let key = generate_key().unwrap();
+    let module = b"\0asm\x01\0\0\0\0\x05\x04test".to_vec();
+    let manifest = Manifest {
+        schema: 1,
+        name: "hello".into(),
+        version: "1.2.0".into(),
+        publisher: "acme.example".into(),
+        description: "says hello".into(),
+        extension_points: vec!["search".into()],
+        event_types: vec![],
+        capabilities: bitvault_abi::Grants::core(),
+        limits: None,
+        abi_version: bitvault_abi::ABI_VERSION,
+        module: ModuleRef {
+            sha256: sha256_hex(&module),
+            size: module.len() as u64,
+        },
+    };
+    let (bytes, sig) = sign(&manifest, &key).unwrap();
+    let published = publish(
+        &registry,
+        &bytes,
+        Some(&sig.to_canonical()),
+        &module,
+        &Quiet,
+    )
+    .unwrap();
+    let reference = cosign::docker_reference(&registry, "hello");
+    assert_eq!(
+        reference,
+        format!("127.0.0.1:{}/bitvault/hello", server.port)
+    );
+    cosign::attach(&registry, "hello", &reference, &published.digest, &key).unwrap();
+
+    let entries = catalog(&registry, None).unwrap();
+    assert_eq!(
+        entries.len(),
+        1,
+        "the .sig tag is not a release: {entries:?}"
+    );
+    assert_eq!(entries[0].version, "1.2.0");
+
+    let fetched = fetch_package(&registry, &"hello@1.2.0".parse().unwrap(), &Quiet).unwrap();
+    assert_eq!(fetched.digest, published.digest);
+    let mut policy = TrustPolicy::default();
+    policy
+        .trust("acme.example", &key.verifying_key(), KeyStatus::Active)
+        .unwrap();
+    assert_eq!(
+        verify(fetched.bytes(), &policy).unwrap().manifest.name,
+        "hello"
+    );
+    let checked =
+        cosign::verify_attached(&registry, "hello", &published.digest, &key.verifying_key())
+            .unwrap();
+    assert_eq!(checked.docker_reference, reference);
+    drop(server);
+}
