@@ -18,6 +18,7 @@
 //!   from their `.proto` contracts (see [`protos`]), or with `--check`
 //!   fails if they are out of date; a test runs the check.
 
+mod polyglot;
 mod protos;
 mod tidy;
 
@@ -89,6 +90,7 @@ fn build_plugins() -> bool {
         .arg(root.join("plugins/Cargo.toml"))
         .arg("--target-dir")
         .arg(root.join("target/plugins")))
+        && polyglot::build(&root)
 }
 
 fn test() -> ExitCode {

@@ -48,6 +48,10 @@ fn subjects(args: &Args, only: &[Point]) -> Result<Vec<(Subject, Vec<Point>)>> {
     if args.modules.is_empty() {
         let dir = reference::plugins_dir().map_err(anyhow::Error::msg)?;
         let mut all = reference::subjects(&dir).context("reading the reference plugins")?;
+        all.extend(
+            reference::polyglot_subjects(&reference::polyglot_dir())
+                .context("reading the plugins in other languages")?,
+        );
         if !only.is_empty() {
             for (_, points) in &mut all {
                 points.retain(|p| only.contains(p));

