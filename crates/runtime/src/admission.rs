@@ -20,6 +20,7 @@ use wasmparser::{Parser, Payload, TypeRef, Validator, WasmFeatures};
 
 use crate::config::{AdmissionLimit, AdmissionLimits};
 use crate::error::{DeniedImport, DenyReason, InvalidModule, LoadError};
+use crate::extism::{self, ExtismFn};
 use crate::wasi::{self, WasiFn};
 
 /// The export under which a module's start function is called.
@@ -263,9 +264,11 @@ impl ModuleReport {
     }
 
     /// Checks every import against `grants` and returns the host functions
-    /// to link, in import order: `bitvault_v1` functions the grants permit,
-    /// and any `wasi_snapshot_preview1` function (the shim links under every
-    /// grant set; what each may do is decided when it is called).
+    /// to link, in import order: `bitvault_v1` and `extism:host/env`
+    /// functions the grants permit, and any `wasi_snapshot_preview1`
+    /// function (the shim links under every grant set; what each may do is
+    /// decided when it is called). Imports from `extism:host/user` are
+    /// unknown: this host registers no user functions.
     ///
     /// # Errors
     /// [`LoadError::CapabilityDenied`] naming every import that is unknown,
@@ -302,6 +305,11 @@ impl ModuleReport {
                         capability: h.capability(),
                     }));
                 }
+                LinkedFn::Extism(e) if !grants.grants(e.capability()) => {
+                    denied.push(deny(DenyReason::NotGranted {
+                        capability: e.capability(),
+                    }));
+                }
                 _ => plan.push(f),
             }
         }
@@ -314,13 +322,17 @@ impl ModuleReport {
 }
 
 /// A host function linked into a module's instances: one of the native
-/// `bitvault_v1` ABI or of the `wasi_snapshot_preview1` shim.
+/// `bitvault_v1` ABI, of the `wasi_snapshot_preview1` shim or of the
+/// Extism kernel (`extism:host/env`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LinkedFn {
     /// A function of the native ABI, linked when its capability is granted.
     Native(HostFn),
     /// A function of the WASI shim, linked under every grant set.
     Wasi(WasiFn),
+    /// A function of the Extism kernel, linked when its capability is
+    /// granted.
+    Extism(ExtismFn),
 }
 
 impl LinkedFn {
@@ -330,6 +342,7 @@ impl LinkedFn {
         HostFn::lookup(module, name)
             .map(LinkedFn::Native)
             .or_else(|| WasiFn::lookup(module, name).map(LinkedFn::Wasi))
+            .or_else(|| ExtismFn::lookup(module, name).map(LinkedFn::Extism))
     }
 
     /// The import module (namespace).
@@ -337,6 +350,7 @@ impl LinkedFn {
         match self {
             LinkedFn::Native(_) => bitvault_abi::NAMESPACE,
             LinkedFn::Wasi(_) => wasi::NAMESPACE,
+            LinkedFn::Extism(_) => extism::NAMESPACE,
         }
     }
 
@@ -345,6 +359,7 @@ impl LinkedFn {
         match self {
             LinkedFn::Native(f) => f.name(),
             LinkedFn::Wasi(f) => f.name(),
+            LinkedFn::Extism(f) => f.name(),
         }
     }
 
@@ -353,6 +368,7 @@ impl LinkedFn {
         match self {
             LinkedFn::Native(f) => f.signature(),
             LinkedFn::Wasi(f) => f.signature(),
+            LinkedFn::Extism(f) => f.signature(),
         }
     }
 }

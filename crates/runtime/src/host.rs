@@ -139,6 +139,15 @@ pub(crate) enum Termination {
     /// code to success (0) or `plugin_error`.
     #[error("exit with code {0}")]
     Exit(i32),
+    /// Host-side guest memory (the Extism arena) refused by the ceiling.
+    #[error("memory limit")]
+    Memory(crate::tunables::Refusal),
+    /// An Extism host function failed the call, as Extism's host does.
+    #[error("{}.{function}: {message}", crate::extism::NAMESPACE)]
+    HostError {
+        function: &'static str,
+        message: String,
+    },
 }
 
 impl Termination {
@@ -158,6 +167,17 @@ impl Termination {
                 code,
                 message: None,
             },
+            Termination::Memory(r) => InvokeError::MemoryLimit {
+                resource: r.resource,
+                requested: r.requested,
+                allowed: r.allowed,
+                trap: None,
+            },
+            t @ Termination::HostError { .. } => InvokeError::Trap(crate::error::TrapInfo {
+                code: Some(crate::extism::HOST_ERROR_TRAP_CODE.to_owned()),
+                message: t.to_string(),
+                frames: Vec::new(),
+            }),
         }
     }
 }
@@ -221,6 +241,8 @@ pub(crate) struct HostState {
     pub(crate) tags: Tags,
     /// The WASI shim's descriptors and line buffers.
     pub(crate) wasi: WasiState,
+    /// The Extism kernel's state, when the module imports `extism:host/env`.
+    pub(crate) extism: Option<Box<crate::extism_host::ExtismState>>,
 }
 
 pub(crate) type HostResult<T = i32> = Result<T, Termination>;

@@ -105,7 +105,7 @@ fn cut(text: &str, max: usize) -> String {
 
 /// `url` without user name and password, for a record.
 #[cfg(feature = "http-client")]
-fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) => {
             // Fails only for URLs that cannot have credentials.
@@ -130,15 +130,24 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Records a request that failed with `code`, logs it, and returns the code.
+/// Why a request failed: the code a native guest sees, and the error with
+/// every cause in the chain.
 #[cfg(feature = "http-client")]
-fn refuse(
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub(crate) code: ErrorCode,
+    pub(crate) error: String,
+}
+
+/// Records a request that failed with `code`, logs it, and returns why.
+#[cfg(feature = "http-client")]
+fn refused(
     state: &mut HostState,
     head: &bitvault_abi::wire::HttpRequestHead,
     started: std::time::Instant,
     error_code: ErrorCode,
     error: String,
-) -> HostResult {
+) -> Refused {
     let t = &state.tags;
     tracing::warn!(
         tenant = &*t.tenant,
@@ -156,11 +165,14 @@ fn refuse(
             url: redacted(&head.url),
             status: None,
             code: Some(error_code),
-            error: Some(error),
+            error: Some(error.clone()),
             elapsed: started.elapsed(),
         });
     }
-    code(error_code)
+    Refused {
+        code: error_code,
+        error,
+    }
 }
 
 pub(crate) fn http_request(
@@ -207,30 +219,15 @@ fn send(
 
     use bitvault_abi::wire;
 
-    use crate::http::HttpRequest;
-    use crate::net::Method;
-
     let started = Instant::now();
-    let Some((policy, binding)) = env
-        .data()
-        .http
-        .as_ref()
-        .map(|h| (h.policy.clone(), h.binding.clone()))
-    else {
+    let Some(binding) = env.data().http.as_ref().map(|h| h.binding.clone()) else {
         // Not linked without a grant; a grant always sets the state.
         return code(ErrorCode::NotPermitted);
     };
-    let Some(binding) = binding else {
-        let t = &env.data().tags;
-        tracing::warn!(
-            tenant = &*t.tenant,
-            plugin = &*t.plugin,
-            invocation = t.invocation_id,
-            "http request refused: no HTTP client bound to the invocation"
-        );
+    let Some(limits) = binding.map(|b| b.limits) else {
+        unbound(env.data());
         return code(ErrorCode::Unavailable);
     };
-    let limits = binding.limits;
     // Refuse oversized buffers before copying them out of the guest.
     let max_head = limits.max_header_bytes + 8 * limits.max_headers + HEAD_OVERHEAD;
     if head_len as u32 as usize > max_head || body_len as u32 as usize > limits.max_request_bytes {
@@ -251,27 +248,104 @@ fn send(
     };
 
     let state = env.data_mut();
+    match perform(state, &head, body, started) {
+        Ok(response) => {
+            let bytes =
+                wire::encode_http_response(response.status, &response.headers, &response.body);
+            let Ok(len) = i32::try_from(bytes.len()) else {
+                return code(ErrorCode::TooLarge);
+            };
+            state.staged = Some(bytes::Bytes::from(bytes));
+            Ok(len)
+        }
+        Err(refused) => code(refused.code),
+    }
+}
+
+/// Logs a request refused because no client is bound to the invocation.
+#[cfg(feature = "http-client")]
+pub(crate) fn unbound(state: &HostState) {
+    let t = &state.tags;
+    tracing::warn!(
+        tenant = &*t.tenant,
+        plugin = &*t.plugin,
+        invocation = t.invocation_id,
+        "http request refused: no HTTP client bound to the invocation"
+    );
+}
+
+/// Sends one request of the invocation under its grant, with the client
+/// the embedder bound: counts it against `max_requests`, applies the
+/// network policy on every hop (in the client), and records it on the
+/// outcome whatever becomes of it. Shared by `bitvault_v1.http_request` and
+/// the Extism `http_request`.
+#[cfg(feature = "http-client")]
+pub(crate) fn perform(
+    state: &mut HostState,
+    head: &bitvault_abi::wire::HttpRequestHead,
+    body: Vec<u8>,
+    started: std::time::Instant,
+) -> Result<crate::http::HttpResponse, Refused> {
+    use crate::http::HttpRequest;
+    use crate::net::Method;
+
+    let Some((policy, binding)) = state
+        .http
+        .as_ref()
+        .map(|h| (h.policy.clone(), h.binding.clone()))
+    else {
+        return Err(Refused {
+            code: ErrorCode::NotPermitted,
+            error: "HTTP is not granted".to_owned(),
+        });
+    };
+    let Some(binding) = binding else {
+        unbound(state);
+        return Err(Refused {
+            code: ErrorCode::Unavailable,
+            error: "no HTTP client is bound to the invocation".to_owned(),
+        });
+    };
+    let limits = binding.limits;
     let deadline = state.deadline;
     let Some(http) = state.http.as_mut() else {
-        return code(ErrorCode::NotPermitted);
+        return Err(Refused {
+            code: ErrorCode::NotPermitted,
+            error: "HTTP is not granted".to_owned(),
+        });
     };
     if http.sent >= policy.max_requests {
-        if http.quota_recorded {
-            return code(ErrorCode::QuotaExceeded);
-        }
-        http.quota_recorded = true;
         let error = format!(
             "more than {} requests in one invocation",
             policy.max_requests
         );
-        return refuse(state, &head, started, ErrorCode::QuotaExceeded, error);
+        if http.quota_recorded {
+            return Err(Refused {
+                code: ErrorCode::QuotaExceeded,
+                error,
+            });
+        }
+        http.quota_recorded = true;
+        return Err(refused(
+            state,
+            head,
+            started,
+            ErrorCode::QuotaExceeded,
+            error,
+        ));
     }
     http.sent += 1;
     let method = match Method::parse(&head.method) {
         Ok(m) => m,
         Err(e) => {
             let error = e.to_string();
-            return refuse(state, &head, started, ErrorCode::InvalidArgument, error);
+            return Err(refused(
+                state,
+                head,
+                started,
+                ErrorCode::InvalidArgument,
+                error,
+            ));
         }
     };
     let request = HttpRequest {
@@ -289,12 +363,6 @@ fn send(
     );
     match result {
         Ok(response) => {
-            let bytes =
-                wire::encode_http_response(response.status, &response.headers, &response.body);
-            let Ok(len) = i32::try_from(bytes.len()) else {
-                let error = format!("response of {} bytes", bytes.len());
-                return refuse(state, &head, started, ErrorCode::TooLarge, error);
-            };
             let t = &state.tags;
             tracing::debug!(
                 tenant = &*t.tenant,
@@ -315,12 +383,11 @@ fn send(
                     elapsed: started.elapsed(),
                 });
             }
-            state.staged = Some(bytes::Bytes::from(bytes));
-            Ok(len)
+            Ok(response)
         }
         Err(e) => {
             let error = chain(&e);
-            refuse(state, &head, started, e.guest_code(), error)
+            Err(refused(state, head, started, e.guest_code(), error))
         }
     }
 }

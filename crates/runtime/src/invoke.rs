@@ -14,6 +14,8 @@ use wasmer_middlewares::metering::{self, MeteringPoints};
 use crate::admission::{LinkedFn, START_EXPORT};
 use crate::error::{Frame, InvokeError, TrapInfo};
 use crate::events::{EventBinding, EventBus, EventLimits};
+use crate::extism::{VarBinding, VarScope, VarStore};
+use crate::extism_host::ExtismState;
 use crate::host::{
     self, HostState, KvBinding, LogSink, PluginConfig, Tags, Termination, TracingLogSink,
 };
@@ -42,6 +44,10 @@ pub struct CallContext {
     /// granted HTTP gets `unavailable`.
     #[cfg(feature = "http-client")]
     pub http: Option<crate::HttpBinding>,
+    /// The variables of Extism's `var_get` and `var_set`, if any. Without
+    /// them, `var_get` finds nothing and `var_set` fails the call
+    /// ("Vars are disabled by this host").
+    pub vars: Option<VarBinding>,
 }
 
 impl CallContext {
@@ -58,7 +64,23 @@ impl CallContext {
             events: None,
             #[cfg(feature = "http-client")]
             http: None,
+            vars: None,
         }
+    }
+
+    /// The same context with Extism variables in `store`, scoped to this
+    /// context's tenant and plugin (set them first with
+    /// [`CallContext::for_plugin`]) and bounded to `max_bytes` of keys and
+    /// values ([`DEFAULT_MAX_VAR_BYTES`](crate::extism::DEFAULT_MAX_VAR_BYTES)
+    /// is Extism's default). Variables persist across calls for as long as
+    /// the store keeps them; `var_*` are linked only under the `kv` grant.
+    pub fn with_vars(mut self, store: Arc<dyn VarStore>, max_bytes: u64) -> CallContext {
+        self.vars = Some(VarBinding {
+            store,
+            scope: VarScope::new(self.tenant.clone(), self.plugin.clone()),
+            max_bytes,
+        });
+        self
     }
 
     /// The same context sending `http_request`s with `client`, resolving
@@ -123,10 +145,14 @@ impl CallContext {
         self
     }
 
-    /// The same context for another tenant and plugin.
+    /// The same context for another tenant and plugin. A variable binding
+    /// made before follows the new tenant and plugin.
     pub fn for_plugin(mut self, tenant: &str, plugin: &str) -> CallContext {
         self.tenant = Arc::from(tenant);
         self.plugin = Arc::from(plugin);
+        if let Some(vars) = &mut self.vars {
+            vars.scope = VarScope::new(self.tenant.clone(), self.plugin.clone());
+        }
         self
     }
 
@@ -144,7 +170,8 @@ pub struct Metrics {
     pub fuel_used: u64,
     /// Wall time from the start of the invocation to its end.
     pub wall: Duration,
-    /// Largest linear-memory size reached, in bytes.
+    /// Largest linear-memory size reached, in bytes (with, for Extism
+    /// plugins, the kernel memory arena held on the host).
     pub memory_peak_bytes: u64,
     /// Size of the request.
     pub input_bytes: u64,
@@ -238,6 +265,24 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
     engine.set_tunables(CallTunables::new(ceilings.clone()));
     let mut store = Store::new(engine);
     let deadline = started + limits.deadline();
+    let extism = if p.extism {
+        match ExtismState::new(input.clone(), ceilings.clone(), ctx.vars.clone()) {
+            Ok(state) => Some(Box::new(state)),
+            Err(r) => {
+                return fail(
+                    InvokeError::MemoryLimit {
+                        resource: r.resource,
+                        requested: r.requested,
+                        allowed: r.allowed,
+                        trap: None,
+                    },
+                    metrics,
+                );
+            }
+        }
+    } else {
+        None
+    };
     let env = FunctionEnv::new(
         &mut store,
         HostState {
@@ -273,6 +318,7 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
                 min_level: p.log_min_level.unwrap_or(LogLevel::Error),
             },
             wasi: wasi::WasiState::new(p.stdio, p.log_min_level.is_some()),
+            extism,
         },
     );
     let imports: Vec<Extern> = p
@@ -282,6 +328,7 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
             Extern::Function(match *f {
                 LinkedFn::Native(h) => host::function(&mut store, &env, h),
                 LinkedFn::Wasi(w) => wasi::function(&mut store, &env, w),
+                LinkedFn::Extism(x) => crate::extism_host::function(&mut store, &env, x),
             })
         })
         .collect();
@@ -303,6 +350,9 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
     metrics.log_lines = state.log_lines;
     metrics.log_bytes = state.log_bytes;
     metrics.memory_peak_bytes = ceilings.peak_bytes();
+    // An Extism error message fails the call whatever the return code, as
+    // in Extism.
+    let extism_error = state.extism.as_ref().is_some_and(|e| e.error_is_set());
     let http = state
         .http
         .as_mut()
@@ -323,6 +373,10 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
     };
 
     let result = match result {
+        Ok(0) if extism_error => Err(InvokeError::PluginError {
+            code: 0,
+            message: env.as_mut(&mut store).error_message.take(),
+        }),
         Ok(0) => Ok(std::mem::take(&mut env.as_mut(&mut store).output)),
         Ok(code) => Err(InvokeError::PluginError {
             code,

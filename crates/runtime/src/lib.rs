@@ -47,6 +47,10 @@
 //!   through [`net`] (the policy: origins, addresses, SSRF) and `http` (the
 //!   client, feature `http-client`), which `http_request` uses; each
 //!   request leaves an [`HttpRecord`] on the [`Outcome`].
+//! - [`extism`]: the Extism kernel (`extism:host/env`) served natively, so
+//!   plugins built with the official Extism PDKs run unmodified under the
+//!   same grants and limits; their variables live in a
+//!   [`VarStore`](extism::VarStore) bound with [`CallContext::with_vars`].
 //! - [`wasi`]: a deny-by-default `wasi_snapshot_preview1` shim, so that
 //!   modules from mainstream toolchains load: stdout and stderr go to the
 //!   log, clocks and randomness follow the grants, `proc_exit` ends the
@@ -72,6 +76,7 @@ mod admission;
 mod cache;
 mod config;
 mod error;
+mod extism_host;
 mod guest_mem;
 mod host;
 mod host_http;
@@ -80,6 +85,7 @@ mod tunables;
 mod watchdog;
 
 pub mod events;
+pub mod extism;
 #[cfg(feature = "http-client")]
 pub mod http;
 pub mod kv;
@@ -208,6 +214,9 @@ pub struct Prepared {
     stdio: bool,
     topics: Option<Arc<bitvault_abi::EventsGrant>>,
     http: Option<Arc<net::HttpPolicy>>,
+    /// Whether the module imports `extism:host/env`, so each call gets the
+    /// kernel's state.
+    extism: bool,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -340,7 +349,9 @@ impl Runtime {
         };
         // Admission guarantees an exported `_initialize` is `() -> ()`.
         let has_initialize = module.report.export_func(INITIALIZE_EXPORT).is_some();
+        let extism = plan.iter().any(|f| matches!(f, LinkedFn::Extism(_)));
         Ok(Prepared {
+            extism,
             runtime: self.inner.clone(),
             has_initialize,
             plan: plan.into(),

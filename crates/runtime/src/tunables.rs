@@ -58,7 +58,8 @@ pub struct Refusal {
 pub(crate) struct CallCeilings {
     memory_pages: u64,
     table_elements: u32,
-    /// Bytes of linear memory currently allocated, summed over memories.
+    /// Bytes of linear memory currently allocated, summed over memories,
+    /// plus host-side memory charged with `charge_host`.
     current_bytes: AtomicU64,
     /// The largest value `current_bytes` reached.
     peak_bytes: AtomicU64,
@@ -98,6 +99,50 @@ impl CallCeilings {
     fn allowed_memory_bytes(&self) -> u64 {
         self.memory_pages * WASM_PAGE_SIZE as u64
     }
+
+    /// Charges `bytes` of host-side guest memory (the Extism kernel's
+    /// arena) against the same ceiling as linear memory, or refuses them,
+    /// recording the refusal. Linear memory and host-side memory share the
+    /// one `memory_bytes` budget, as the kernel memory and the plugin's
+    /// memory share Extism's page limit.
+    pub(crate) fn charge_host(&self, bytes: u64) -> Result<(), Refusal> {
+        let allowed = self.allowed_memory_bytes();
+        let mut current = self.current_bytes.load(Ordering::Relaxed);
+        loop {
+            let wanted = current.saturating_add(bytes);
+            if wanted > allowed {
+                let refusal = Refusal {
+                    resource: Resource::Memory,
+                    requested: wanted,
+                    allowed,
+                };
+                self.refuse(refusal);
+                return Err(refusal);
+            }
+            match self.current_bytes.compare_exchange_weak(
+                current,
+                wanted,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    self.peak_bytes.fetch_max(wanted, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Returns `bytes` charged with [`CallCeilings::charge_host`].
+    pub(crate) fn release_host(&self, bytes: u64) {
+        // Saturating: a release never takes more than was charged.
+        let _ = self
+            .current_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                Some(c.saturating_sub(bytes))
+            });
+    }
 }
 
 /// Tunables that delegate to wasmer's defaults (so memory styles match what
@@ -119,10 +164,16 @@ impl CallTunables {
     /// refusal if its minimum is already above it.
     fn bounded_memory(&self, ty: &MemoryType) -> Result<MemoryType, MemoryError> {
         let ceiling = self.ceilings.memory_pages;
-        if u64::from(ty.minimum.0) > ceiling {
+        // What is already charged (host-side memory such as the Extism
+        // arena's input block) counts against the same ceiling.
+        let charged = self.ceilings.current_bytes.load(Ordering::Relaxed);
+        let requested = u64::from(ty.minimum.0) * WASM_PAGE_SIZE as u64;
+        if u64::from(ty.minimum.0) > ceiling
+            || charged.saturating_add(requested) > self.ceilings.allowed_memory_bytes()
+        {
             self.ceilings.refuse(Refusal {
                 resource: Resource::Memory,
-                requested: u64::from(ty.minimum.0) * WASM_PAGE_SIZE as u64,
+                requested: charged.saturating_add(requested),
                 allowed: self.ceilings.allowed_memory_bytes(),
             });
             return Err(MemoryError::MinimumMemoryTooLarge {
@@ -246,10 +297,17 @@ impl LinearMemory for CeilingMemory {
     fn grow(&mut self, delta: Pages) -> Result<Pages, MemoryError> {
         let current = u64::from(self.inner.size().0);
         let wanted = current + u64::from(delta.0);
-        if wanted > self.ceilings.memory_pages {
+        // Host-side memory charged to the call (the Extism arena) counts
+        // against the same ceiling; without it this is the memory's size.
+        let total = self
+            .ceilings
+            .current_bytes
+            .load(Ordering::Relaxed)
+            .saturating_add(u64::from(delta.0) * WASM_PAGE_SIZE as u64);
+        if wanted > self.ceilings.memory_pages || total > self.ceilings.allowed_memory_bytes() {
             self.ceilings.refuse(Refusal {
                 resource: Resource::Memory,
-                requested: wanted * WASM_PAGE_SIZE as u64,
+                requested: total.max(wanted * WASM_PAGE_SIZE as u64),
                 allowed: self.ceilings.allowed_memory_bytes(),
             });
             return Err(MemoryError::CouldNotGrow {

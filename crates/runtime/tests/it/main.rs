@@ -6,6 +6,7 @@ mod c_plugin;
 mod cache;
 mod concurrency;
 mod events;
+mod extism;
 #[cfg(feature = "http-client")]
 mod http;
 mod kv;
