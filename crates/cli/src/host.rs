@@ -9,6 +9,7 @@ use bitvault_abi::{Grants, LimitPolicy, Limits};
 use std::sync::Arc;
 
 use bitvault_runtime::events::{Event, EventBus, EventError, EventLimits};
+use bitvault_runtime::extism::{DEFAULT_MAX_VAR_BYTES, MemoryVarStore};
 use bitvault_runtime::http::{HttpClient, HttpLimits};
 use bitvault_runtime::kv::{KvQuotas, RedbKv};
 use bitvault_runtime::net::SystemResolver;
@@ -107,7 +108,7 @@ impl GrantArgs {
         grants.stdio |= self.stdio;
         if grants.kv && self.kv_dir.is_none() {
             warn(
-                "`kv` is granted but no --kv-dir was given: the plugin's kv_* calls answer `unavailable`",
+                "`kv` is granted but no --kv-dir was given: the plugin's kv_* calls answer `unavailable` (an Extism plugin's variables are kept in memory for this run)",
             );
         }
         Ok(grants)
@@ -141,6 +142,12 @@ impl GrantArgs {
             .with_log(log)
             .with_config(self.config())
             .with_events(Arc::new(StderrEvents), 0, EventLimits::standard());
+        // Extism plugins keep their variables under `kv`, for this run.
+        let ctx = if grants.kv {
+            ctx.with_vars(Arc::new(MemoryVarStore::new()), DEFAULT_MAX_VAR_BYTES)
+        } else {
+            ctx
+        };
         let ctx = if grants.http.is_some() {
             let client = HttpClient::new(None).context("cannot start the HTTP client")?;
             ctx.with_http(client, Arc::new(SystemResolver), HttpLimits::standard())

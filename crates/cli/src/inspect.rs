@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Result;
-use bitvault_abi::HostFn;
+use bitvault_abi::{CapabilityKind, HostFn};
+use bitvault_runtime::extism::{self, ExtismFn};
 use bitvault_runtime::wasi::WasiFn;
 use bitvault_runtime::{ExternDesc, Import, ModuleReport};
 
@@ -52,6 +53,74 @@ pub fn offered(import: &Import) -> Option<HostFn> {
     }
 }
 
+/// The `extism:host/env` function linked for `import` if its capability
+/// were granted, imported with Extism's signature.
+pub fn extism(import: &Import) -> Option<ExtismFn> {
+    let f = ExtismFn::lookup(&import.module, &import.name)?;
+    match &import.desc {
+        ExternDesc::Func(t) if t.matches(f.signature()) => Some(f),
+        _ => None,
+    }
+}
+
+/// The capability that links `import`, if the host offers it under one.
+pub fn capability(import: &Import) -> Option<CapabilityKind> {
+    offered(import)
+        .map(HostFn::capability)
+        .or_else(|| extism(import).map(ExtismFn::capability))
+}
+
+/// The interfaces a module speaks, by its imports and exports: `bitvault_v1`
+/// (it imports the native ABI), `extism` (it imports `extism:host/env`),
+/// `wasi-command` (it imports WASI and exports `_start`), `wasi-reactor`
+/// (WASI without `_start`).
+pub fn speaks(r: &ModuleReport) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let imports = |ns: &str| r.imports.iter().any(|i| i.module == ns);
+    if imports(bitvault_abi::NAMESPACE) {
+        out.push("bitvault_v1");
+    }
+    if imports(extism::NAMESPACE) {
+        out.push("extism");
+    }
+    if imports("wasi_snapshot_preview1") {
+        if r.exports.iter().any(|e| e.name == "_start") {
+            out.push("wasi-command");
+        } else {
+            out.push("wasi-reactor");
+        }
+    }
+    out
+}
+
+/// The capabilities a grant needs for every import to link, in the ABI's
+/// order (soft capabilities included: withheld, their functions answer
+/// `not_permitted`).
+pub fn needs(r: &ModuleReport) -> Vec<CapabilityKind> {
+    let mut out: Vec<CapabilityKind> = r.imports.iter().filter_map(capability).collect();
+    const ORDER: [CapabilityKind; 8] = [
+        CapabilityKind::Io,
+        CapabilityKind::Log,
+        CapabilityKind::Config,
+        CapabilityKind::Clock,
+        CapabilityKind::Random,
+        CapabilityKind::Kv,
+        CapabilityKind::Events,
+        CapabilityKind::Http,
+    ];
+    out.sort_by_key(|k| ORDER.iter().position(|x| x == k));
+    out.dedup();
+    out
+}
+
+/// The extension points whose every export the module has.
+pub fn points(r: &ModuleReport) -> Vec<&'static str> {
+    bitvault_extpoints::implemented(r.exports.iter().map(|e| e.name.as_str()))
+        .into_iter()
+        .map(|p| p.name())
+        .collect()
+}
+
 /// The WASI shim function linked for `import` under any grants: a
 /// `wasi_snapshot_preview1` function imported with its preview1 signature.
 pub fn wasi(import: &Import) -> Option<WasiFn> {
@@ -76,8 +145,8 @@ fn signature(desc: &ExternDesc) -> String {
 }
 
 fn host_column(import: &Import) -> String {
-    if let Some(f) = offered(import) {
-        return format!("grantable (capability {})", f.capability());
+    if let Some(k) = capability(import) {
+        return format!("grantable (capability {k})");
     }
     if wasi(import).is_some() {
         return "linked (wasi shim)".to_owned();
@@ -105,6 +174,20 @@ fn human(r: &ModuleReport) -> String {
     };
     let _ = writeln!(out, "size: {} bytes", r.size);
     let _ = writeln!(out, "abi: {abi}");
+    let join = |v: Vec<&str>| {
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    let _ = writeln!(out, "speaks: {}", join(speaks(r)));
+    let _ = writeln!(
+        out,
+        "needs granted: {}",
+        join(needs(r).iter().map(|k| k.name()).collect())
+    );
+    let _ = writeln!(out, "extension points: {}", join(points(r)));
     let _ = writeln!(out, "defined functions: {}", r.functions);
     let start = if r.has_start { "yes" } else { "no" };
     let _ = writeln!(out, "start function: {start}");

@@ -239,15 +239,15 @@ pub fn report(r: &ModuleReport) -> Value {
         .imports
         .iter()
         .map(|i| {
-            let offered = inspect::offered(i);
+            let capability = inspect::capability(i);
             json!({
                 "module": i.module,
                 "name": i.name,
                 "kind": i.desc.kind(),
                 "signature": signature(&i.desc),
                 // WASI shim functions link under any grants.
-                "grantable": offered.is_some() || inspect::wasi(i).is_some(),
-                "capability": offered.map(|f| f.capability().name()),
+                "grantable": capability.is_some() || inspect::wasi(i).is_some(),
+                "capability": capability.map(|k| k.name()),
             })
         })
         .collect();
@@ -285,6 +285,9 @@ pub fn report(r: &ModuleReport) -> Value {
         "error": null,
         "size": r.size,
         "abi": r.namespaces(),
+        "speaks": inspect::speaks(r),
+        "needs": inspect::needs(r).iter().map(|k| k.name()).collect::<Vec<_>>(),
+        "extension_points": inspect::points(r),
         "imports": imports,
         "exports": exports,
         "memories": memories,

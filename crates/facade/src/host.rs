@@ -39,6 +39,7 @@ use bitvault_registry::{
     Selector, StoreError, TrustPolicy, Verified, fetch_package, review, verify,
 };
 use bitvault_runtime::events::{EventBus, EventLimits};
+use bitvault_runtime::extism::VarStore;
 use bitvault_runtime::http::{HttpClient, HttpLimits};
 use bitvault_runtime::kv::{KvQuotas, KvStore};
 use bitvault_runtime::net::Resolver;
@@ -381,6 +382,9 @@ pub struct Providers {
     pub events: Option<(Arc<dyn EventBus>, EventLimits)>,
     /// The HTTP client, its resolver and its limits.
     pub http: Option<(HttpClient, Arc<dyn Resolver>, HttpLimits)>,
+    /// Where Extism-style plugins granted `kv` keep their variables, and
+    /// the most bytes each (tenant, plugin) may keep.
+    pub vars: Option<(Arc<dyn VarStore>, u64)>,
     /// Where plugin logs go (the runtime's tracing sink when `None`).
     pub log: Option<Arc<dyn LogSink>>,
 }
@@ -391,6 +395,7 @@ impl fmt::Debug for Providers {
             .field("kv", &self.kv.is_some())
             .field("events", &self.events.is_some())
             .field("http", &self.http.is_some())
+            .field("vars", &self.vars.is_some())
             .field("log", &self.log.is_some())
             .finish()
     }
@@ -970,6 +975,11 @@ impl PluginHost {
             && let Some((client, resolver, limits)) = &self.providers.http
         {
             ctx = ctx.with_http(client.clone(), resolver.clone(), *limits);
+        }
+        if g.kv
+            && let Some((store, max_bytes)) = &self.providers.vars
+        {
+            ctx = ctx.with_vars(store.clone(), *max_bytes);
         }
         if g.kv
             && let Some((store, quotas)) = &self.providers.kv

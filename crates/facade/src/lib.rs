@@ -66,4 +66,4 @@ pub use bitvault_runtime::{
     CallContext, CompiledModule, Compiler, ErrorKind, InvokeError, LoadError, LogSink, Metrics,
     ModuleReport, Outcome, PluginConfig, Prepared, Runtime, RuntimeConfig,
 };
-pub use bitvault_runtime::{events, http, kv, net};
+pub use bitvault_runtime::{events, extism, http, kv, net};

@@ -27,6 +27,9 @@ fn human_report_lists_imports_exports_and_abi() -> Result<()> {
     let expected = "\
 size: 167 bytes
 abi: bitvault_v1, env
+speaks: bitvault_v1
+needs granted: log
+extension points: none
 defined functions: 3
 start function: yes
 
@@ -65,6 +68,9 @@ fn json_report() -> Result<()> {
             "ok": true,
             "error": null,
             "size": 167,
+            "speaks": ["bitvault_v1"],
+            "needs": ["log"],
+            "extension_points": [],
             "abi": ["bitvault_v1", "env"],
             "imports": [
                 { "module": "bitvault_v1", "name": "log", "kind": "func",
@@ -153,5 +159,40 @@ fn an_invalid_module_exits_18_with_the_error() -> Result<()> {
         "{}",
         out.stderr
     );
+    Ok(())
+}
+
+const EXTISM: &str = r#"
+(module
+  (import "extism:host/env" "input_length" (func (result i64)))
+  (import "extism:host/env" "output_set" (func (param i64 i64)))
+  (import "extism:host/env" "var_get" (func (param i64) (result i64)))
+  (import "extism:host/env" "http_request" (func (param i64 i64) (result i64)))
+  (memory (export "memory") 1)
+  (func (export "count") (result i32) (i32.const 0)))
+"#;
+
+#[test]
+fn inspect_tells_what_a_module_speaks_and_needs() -> Result<()> {
+    let sb = Sandbox::with("ext.wat", EXTISM)?;
+    let v = sb.run(&["inspect", "ext.wat", "--json"])?.json()?;
+    assert_eq!(v["speaks"], json!(["extism"]));
+    assert_eq!(v["needs"], json!(["io", "kv", "http"]));
+    assert_eq!(v["extension_points"], json!([]));
+    assert_eq!(v["imports"][2]["capability"], "kv");
+
+    let search = r#"
+(module
+  (import "bitvault_v1" "input_len" (func (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "search_v1_analyze") (result i32) (i32.const 0))
+  (func (export "search_v1_preview") (result i32) (i32.const 0)))
+"#;
+    let sb = Sandbox::with("search.wat", search)?;
+    let v = sb.run(&["inspect", "search.wat", "--json"])?.json()?;
+    assert_eq!(v["speaks"], json!(["bitvault_v1", "wasi-reactor"]));
+    assert_eq!(v["needs"], json!(["io"]));
+    assert_eq!(v["extension_points"], json!(["search"]));
     Ok(())
 }

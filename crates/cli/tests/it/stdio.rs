@@ -99,6 +99,9 @@ fn inspect_shows_wasi_imports_linked_and_start_invocable() -> Result<()> {
     let expected = "\
 size: 370 bytes
 abi: wasi_snapshot_preview1
+speaks: wasi-command
+needs granted: none
+extension points: none
 defined functions: 1
 start function: no
 
