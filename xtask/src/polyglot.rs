@@ -11,6 +11,10 @@ pub fn out_dir(root: &Path) -> PathBuf {
     root.join("target/plugins/polyglot")
 }
 
+/// A language's builder: builds its plugins into [`out_dir`], saying why
+/// on stderr when it fails.
+type Builder = fn(&Path) -> bool;
+
 /// Builds every polyglot plugin; stops at the first failure, having said
 /// why on stderr.
 pub fn build(root: &Path) -> bool {
@@ -18,7 +22,7 @@ pub fn build(root: &Path) -> bool {
         eprintln!("xtask: cannot create {}: {e}", out_dir(root).display());
         return false;
     }
-    let builders: &[(&str, fn(&Path) -> bool)] = &[];
+    let builders: &[(&str, Builder)] = &[];
     builders.iter().all(|(lang, build)| {
         let ok = build(root);
         if !ok {
