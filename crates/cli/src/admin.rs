@@ -111,6 +111,18 @@ impl State {
     /// When the cache key cannot be read or created, or the runtime cannot
     /// start.
     pub fn host(&self, registry: Arc<dyn Registry>) -> Result<PluginHost> {
+        self.host_with(registry, Providers::default())
+    }
+
+    /// As [`State::host`], handing `providers` to the plugins granted them.
+    ///
+    /// # Errors
+    /// As [`State::host`].
+    pub fn host_with(
+        &self,
+        registry: Arc<dyn Registry>,
+        providers: Providers,
+    ) -> Result<PluginHost> {
         let key_path = self.home.join("cache.key");
         let key = CacheKey::load_or_create(&key_path)
             .with_context(|| format!("cannot use the cache key `{}`", key_path.display()))?;
@@ -121,12 +133,7 @@ impl State {
         });
         let runtime = Runtime::new(config).context("cannot start the plugin runtime")?;
         let store: Arc<dyn InstallStore> = self.store.clone();
-        Ok(PluginHost::new(
-            runtime,
-            registry,
-            store,
-            Providers::default(),
-        ))
+        Ok(PluginHost::new(runtime, registry, store, providers))
     }
 }
 
@@ -389,7 +396,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
 ///
 /// # Errors
 /// The store's failure, or stdout closed.
-fn refused(e: AdmissionError, json: bool) -> Result<u8> {
+pub(crate) fn refused(e: AdmissionError, json: bool) -> Result<u8> {
     match &e {
         AdmissionError::Registry(r) => return crate::registry_cmds::registry_error(r, json),
         AdmissionError::Store(_) => return Err(anyhow::Error::new(e)),
@@ -587,7 +594,10 @@ pub fn trust(args: &TrustArgs) -> Result<u8> {
 
 /// The state and a host over the registry `args` name; `Err(code)` when the
 /// registry failed to open and was reported.
-fn open_host(args: &RegistryArgs, json: bool) -> Result<Result<(State, PluginHost), u8>> {
+pub(crate) fn open_host(
+    args: &RegistryArgs,
+    json: bool,
+) -> Result<Result<(State, PluginHost), u8>> {
     let registry = match args.open()? {
         Ok(r) => r,
         Err(e) => return Ok(Err(crate::registry_cmds::registry_error(&e, json)?)),

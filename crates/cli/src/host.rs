@@ -193,7 +193,7 @@ pub fn print_http(records: &[HttpRecord]) {
 
 /// Reports each event a plugin publishes as one line on stderr:
 /// `[event] <topic> (<n> bytes, depth <d>)`.
-struct StderrEvents;
+pub(crate) struct StderrEvents;
 
 impl EventBus for StderrEvents {
     fn publish(&self, e: Event) -> Result<(), EventError> {

@@ -15,7 +15,8 @@
 //!   registry (an image-layout directory or a remote registry);
 //! - `trust`, `install`, `upgrade`, `rollback`, `grant`, `revoke`,
 //!   `list-installed`, `show` and `audit` administer tenants' installed
-//!   plugins through the plugin host, with the state in a home directory.
+//!   plugins through the plugin host, with the state in a home directory;
+//!   `invoke` calls an installed plugin;
 //!
 //! - `demo` builds the reference plugins, signs and publishes them to the
 //!   embedded registry, installs them for two tenants, calls every
@@ -31,6 +32,7 @@ mod demo;
 mod exit;
 mod host;
 mod inspect;
+mod invoke;
 mod json;
 mod package;
 mod registry_cmds;
@@ -90,6 +92,9 @@ enum Command {
     Show(admin::ShowArgs),
     /// Print the audit log, of one tenant or all.
     Audit(admin::AuditArgs),
+    /// Invoke one export of a plugin installed for a tenant, through the
+    /// admission pipeline, with the installation's grant and limits.
+    Invoke(invoke::Args),
     /// Sign, publish, install and invoke the reference plugins at every
     /// extension point, and show one refusal of each kind.
     Demo(demo::DemoArgs),
@@ -116,6 +121,7 @@ fn main() -> ExitCode {
         Command::ListInstalled(args) => admin::list_installed(args),
         Command::Show(args) => admin::show(args),
         Command::Audit(args) => admin::audit(args),
+        Command::Invoke(args) => invoke::invoke(args),
         Command::Demo(args) => demo::demo(args),
     };
     match status {

@@ -58,7 +58,12 @@ pub fn run(args: &Args) -> Result<u8> {
         .map_or(crate::exit::SUCCESS, Failure::exit_code))
 }
 
-fn report(id: u64, result: &Result<Vec<u8>, Failure>, m: &Metrics, json: bool) -> Result<()> {
+pub(crate) fn report(
+    id: u64,
+    result: &Result<Vec<u8>, Failure>,
+    m: &Metrics,
+    json: bool,
+) -> Result<()> {
     if json {
         return host::print_json(&json::outcome(id, result, m));
     }

@@ -78,5 +78,35 @@ fn the_demo_covers_every_point_and_refusal_and_runs_twice() -> Result<()> {
     let audit: Value = serde_json::from_slice(&out.stdout)?;
     let text = audit.to_string();
     assert!(text.contains("capability_not_granted"), "{text}");
+
+    // `invoke` calls what the demo installed, through the same pipeline.
+    let request = home.path().join("analyze.bin");
+    let text = b"quick brown fox";
+    let mut bytes = vec![0x12, text.len() as u8];
+    bytes.extend_from_slice(text);
+    std::fs::write(&request, bytes)?;
+    let invoke = |tenant: &str, plugin: &str, export: &str| {
+        Command::new(env!("CARGO_BIN_EXE_bitvault-plugin"))
+            .args(["invoke", tenant, plugin, export, "--json", "--input"])
+            .arg(&request)
+            .arg("--home")
+            .arg(home.path().join("demo"))
+            .output()
+    };
+    let out = invoke("acme", "textsearch", "search_v1_analyze")?;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(v["ok"], true);
+    assert!(v["metrics"]["fuel_used"].as_u64() > Some(0));
+    // The demo revoked globex's policy plugin.
+    let out = invoke("globex", "policy", "policy_hook_v1_evaluate")?;
+    assert_eq!(out.status.code(), Some(31));
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(v["error"]["reason"], "not_installed");
     Ok(())
 }
