@@ -8,7 +8,7 @@ use anyhow::Result;
 use bitvault_abi::{CapabilityKind, HostFn};
 use bitvault_runtime::extism::{self, ExtismFn};
 use bitvault_runtime::wasi::WasiFn;
-use bitvault_runtime::{ExternDesc, Import, ModuleReport};
+use bitvault_runtime::{ExternDesc, Import, LinkedFn, ModuleReport};
 
 use crate::host;
 use crate::json::{self, Failure};
@@ -131,6 +131,15 @@ pub fn wasi(import: &Import) -> Option<WasiFn> {
     }
 }
 
+/// Whether `import` is AssemblyScript's `env.abort` with its signature,
+/// which links under any grants.
+pub fn abort(import: &Import) -> bool {
+    let f = LinkedFn::Abort;
+    import.module == f.module()
+        && import.name == f.name()
+        && matches!(&import.desc, ExternDesc::Func(t) if t.matches(f.signature()))
+}
+
 /// Whether an export can be invoked: a `() -> i32` function, or a WASI
 /// command's `_start` of type `() -> ()`.
 pub fn invocable(name: &str, desc: &ExternDesc) -> bool {
@@ -150,6 +159,9 @@ fn host_column(import: &Import) -> String {
     }
     if wasi(import).is_some() {
         return "linked (wasi shim)".to_owned();
+    }
+    if abort(import) {
+        return "linked (AssemblyScript abort)".to_owned();
     }
     if let Some(f) = HostFn::lookup(&import.module, &import.name) {
         return format!("not offered (the ABI defines {})", f.signature());

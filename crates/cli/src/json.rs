@@ -246,7 +246,9 @@ pub fn report(r: &ModuleReport) -> Value {
                 "kind": i.desc.kind(),
                 "signature": signature(&i.desc),
                 // WASI shim functions link under any grants.
-                "grantable": capability.is_some() || inspect::wasi(i).is_some(),
+                "grantable": capability.is_some()
+                    || inspect::wasi(i).is_some()
+                    || inspect::abort(i),
                 "capability": capability.map(|k| k.name()),
             })
         })

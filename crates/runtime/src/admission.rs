@@ -333,7 +333,16 @@ pub enum LinkedFn {
     /// A function of the Extism kernel, linked when its capability is
     /// granted.
     Extism(ExtismFn),
+    /// AssemblyScript's `env.abort(message, file, line, column)`, linked
+    /// under every grant set: it ends the call with a trap carrying the
+    /// message.
+    Abort,
 }
+
+/// The namespace of AssemblyScript's `abort`.
+pub const ABORT_MODULE: &str = "env";
+/// The name of AssemblyScript's `abort`.
+pub const ABORT_NAME: &str = "abort";
 
 impl LinkedFn {
     /// The host function imported as `module`.`name`, in any namespace the
@@ -343,6 +352,7 @@ impl LinkedFn {
             .map(LinkedFn::Native)
             .or_else(|| WasiFn::lookup(module, name).map(LinkedFn::Wasi))
             .or_else(|| ExtismFn::lookup(module, name).map(LinkedFn::Extism))
+            .or_else(|| (module == ABORT_MODULE && name == ABORT_NAME).then_some(LinkedFn::Abort))
     }
 
     /// The import module (namespace).
@@ -351,6 +361,7 @@ impl LinkedFn {
             LinkedFn::Native(_) => bitvault_abi::NAMESPACE,
             LinkedFn::Wasi(_) => wasi::NAMESPACE,
             LinkedFn::Extism(_) => extism::NAMESPACE,
+            LinkedFn::Abort => ABORT_MODULE,
         }
     }
 
@@ -360,6 +371,7 @@ impl LinkedFn {
             LinkedFn::Native(f) => f.name(),
             LinkedFn::Wasi(f) => f.name(),
             LinkedFn::Extism(f) => f.name(),
+            LinkedFn::Abort => ABORT_NAME,
         }
     }
 
@@ -369,6 +381,10 @@ impl LinkedFn {
             LinkedFn::Native(f) => f.signature(),
             LinkedFn::Wasi(f) => f.signature(),
             LinkedFn::Extism(f) => f.signature(),
+            LinkedFn::Abort => Signature {
+                params: &[ValType::I32, ValType::I32, ValType::I32, ValType::I32],
+                results: &[],
+            },
         }
     }
 }

@@ -148,6 +148,9 @@ pub(crate) enum Termination {
         function: &'static str,
         message: String,
     },
+    /// AssemblyScript's `env.abort`: the module gave up, with a message.
+    #[error("abort: {0}")]
+    Abort(String),
 }
 
 impl Termination {
@@ -175,6 +178,11 @@ impl Termination {
             },
             t @ Termination::HostError { .. } => InvokeError::Trap(crate::error::TrapInfo {
                 code: Some(crate::extism::HOST_ERROR_TRAP_CODE.to_owned()),
+                message: t.to_string(),
+                frames: Vec::new(),
+            }),
+            t @ Termination::Abort(_) => InvokeError::Trap(crate::error::TrapInfo {
+                code: Some(ABORT_TRAP_CODE.to_owned()),
                 message: t.to_string(),
                 frames: Vec::new(),
             }),
@@ -735,6 +743,48 @@ fn emit_event(
 }
 
 /// Builds the host function `f` for one invocation's store.
+/// The trap code of a call ended by AssemblyScript's `env.abort`.
+pub const ABORT_TRAP_CODE: &str = "abort";
+
+/// The most UTF-16 code units of an abort message or file name read.
+const ABORT_TEXT_UNITS: u32 = 1024;
+
+/// Reads an AssemblyScript string: UTF-16LE code units at `ptr`, whose
+/// byte length is the `u32` just before it (the object header's size).
+/// `None` for a null or unreadable pointer; a long string is cut.
+fn assemblyscript_string(env: &mut FunctionEnvMut<'_, HostState>, ptr: i32) -> Option<String> {
+    let at = (ptr as u32).checked_sub(4).filter(|_| ptr != 0)?;
+    let header = read_guest(env, at as i32, 4).ok()?;
+    let bytes = u32::from_le_bytes(header.try_into().ok()?).min(2 * ABORT_TEXT_UNITS);
+    let raw = read_guest(env, ptr, bytes as i32).ok()?;
+    let units: Vec<u16> = raw
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    Some(String::from_utf16_lossy(&units))
+}
+
+/// `env.abort(message, file, line, column)`, AssemblyScript's failure
+/// path: ends the call with a trap (code [`ABORT_TRAP_CODE`]) whose message
+/// is the module's, with its source position.
+pub(crate) fn abort(
+    mut env: FunctionEnvMut<'_, HostState>,
+    message: i32,
+    file: i32,
+    line: i32,
+    column: i32,
+) -> HostResult<()> {
+    guarded(&mut env, |env| {
+        let message =
+            assemblyscript_string(env, message).unwrap_or_else(|| "(no message)".to_owned());
+        let place = match assemblyscript_string(env, file) {
+            Some(file) => format!(" at {file}:{line}:{column}"),
+            None => String::new(),
+        };
+        Err(Termination::Abort(format!("{message}{place}")))
+    })
+}
+
 pub(crate) fn function(store: &mut Store, env: &FunctionEnv<HostState>, f: HostFn) -> Function {
     match f {
         HostFn::InputLen => Function::new_typed_with_env(store, env, input_len),

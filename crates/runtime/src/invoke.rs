@@ -329,6 +329,9 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
                 LinkedFn::Native(h) => host::function(&mut store, &env, h),
                 LinkedFn::Wasi(w) => wasi::function(&mut store, &env, w),
                 LinkedFn::Extism(x) => crate::extism_host::function(&mut store, &env, x),
+                LinkedFn::Abort => {
+                    wasmer::Function::new_typed_with_env(&mut store, &env, host::abort)
+                }
             })
         })
         .collect();

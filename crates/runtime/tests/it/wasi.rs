@@ -852,3 +852,62 @@ fn a_rust_wasip1_program_runs_under_the_core_grants() -> Result<()> {
     );
     Ok(())
 }
+
+/// An AssemblyScript-style string: its byte length in the `u32` before it,
+/// then UTF-16LE code units, as WAT data at `at` (the length at `at - 4`).
+fn as_string(at: u32, text: &str) -> String {
+    let units: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut bytes = (units.len() as u32).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&units);
+    let escaped: String = bytes.iter().map(|b| format!("\\{b:02x}")).collect();
+    format!("(data (i32.const {}) \"{escaped}\")", at - 4)
+}
+
+#[test]
+fn assemblyscript_abort_ends_the_call_with_its_message() -> Result<()> {
+    let rt = runtime();
+    let wat = format!(
+        r#"(module
+          (import "env" "abort" (func $abort (param i32 i32 i32 i32)))
+          (memory (export "memory") 1)
+          {}
+          {}
+          (func (export "fail") (result i32)
+            (call $abort (i32.const 64) (i32.const 256) (i32.const 12) (i32.const 5))
+            (i32.const 0))
+          (func (export "fail_bad_pointers") (result i32)
+            (call $abort (i32.const -2) (i32.const 0) (i32.const 1) (i32.const 1))
+            (i32.const 0)))"#,
+        as_string(64, "index out of range ✗"),
+        as_string(256, "assembly/index.ts"),
+    );
+    // It links under no grant at all.
+    let p = load_with(&rt, &wat, &Grants::none())?;
+    match p.invoke("fail", Vec::new(), &ctx()).result {
+        Err(InvokeError::Trap(t)) => {
+            assert_eq!(t.code.as_deref(), Some("abort"));
+            assert_eq!(
+                t.message,
+                "abort: index out of range ✗ at assembly/index.ts:12:5"
+            );
+        }
+        other => bail!("expected an abort trap, got {other:?}"),
+    }
+    // Pointers outside memory, or null, still end the call cleanly.
+    match p.invoke("fail_bad_pointers", Vec::new(), &ctx()).result {
+        Err(InvokeError::Trap(t)) => assert_eq!(t.message, "abort: (no message)"),
+        other => bail!("expected an abort trap, got {other:?}"),
+    }
+    // Another signature is refused at admission.
+    let wrong = r#"(module (import "env" "abort" (func (param i32))))"#;
+    match rt.load(&wat::parse_str(wrong)?, &Grants::core()) {
+        Err(LoadError::CapabilityDenied { imports }) => {
+            assert!(matches!(
+                imports[0].reason,
+                DenyReason::WrongSignature { .. }
+            ));
+        }
+        other => bail!("expected a refusal, got {other:?}"),
+    }
+    Ok(())
+}
