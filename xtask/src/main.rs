@@ -18,6 +18,9 @@
 //!   from their `.proto` contracts (see [`protos`]), or with `--check`
 //!   fails if they are out of date; a test runs the check.
 
+mod lang_as;
+mod lang_c_zig;
+mod lang_go;
 mod polyglot;
 mod protos;
 mod tidy;

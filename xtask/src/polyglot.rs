@@ -22,7 +22,12 @@ pub fn build(root: &Path) -> bool {
         eprintln!("xtask: cannot create {}: {e}", out_dir(root).display());
         return false;
     }
-    let builders: &[(&str, Builder)] = &[];
+    let builders: &[(&str, Builder)] = &[
+        ("Go", crate::lang_go::build),
+        ("AssemblyScript", crate::lang_as::build),
+        ("C", crate::lang_c_zig::build_c),
+        ("Zig", crate::lang_c_zig::build_zig),
+    ];
     builders.iter().all(|(lang, build)| {
         let ok = build(root);
         if !ok {

@@ -32,6 +32,10 @@ struct Args {
     /// repeatable
     #[arg(long = "sample", value_name = "TYPE=FILE")]
     samples: Vec<String>,
+    /// Fuel per call for the given modules [default: the runtime's
+    /// default, 10^8, or a polyglot plugin's own]
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
     /// Plugin modules [default: the reference plugins]
     modules: Vec<PathBuf>,
 }
@@ -83,7 +87,22 @@ fn subjects(args: &Args, only: &[Point]) -> Result<Vec<(Subject, Vec<Point>)>> {
         let name = path
             .file_stem()
             .map_or_else(|| "plugin".into(), |s| s.to_string_lossy().into_owned());
-        let mut subject = Subject::new(name, wasm);
+        // A polyglot plugin built by `cargo xtask build-plugins` runs with
+        // its own subject: grants, fuel and samples.
+        let in_polyglot = match (
+            path.parent().and_then(|p| p.canonicalize().ok()),
+            reference::polyglot_dir().canonicalize(),
+        ) {
+            (Some(dir), Ok(polyglot)) => dir == polyglot,
+            _ => false,
+        };
+        let known = in_polyglot
+            .then(|| reference::polyglot_subject(&name, wasm.clone()))
+            .flatten();
+        let mut subject = known.map_or_else(|| Subject::new(name, wasm), |(s, _)| s);
+        if let Some(fuel) = args.fuel {
+            subject = subject.fuel(fuel);
+        }
         for pair in &args.config {
             let (k, v) = pair
                 .split_once('=')

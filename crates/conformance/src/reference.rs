@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use bitvault_abi::Grants;
 use bitvault_extpoints::Point;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -148,9 +149,86 @@ pub fn polyglot_subjects(dir: &Path) -> std::io::Result<Vec<(Subject, Vec<Point>
             )
         })
     };
-    let subjects: Vec<(Subject, Vec<Point>)> = vec![];
-    let _ = read;
+    let mut subjects: Vec<(Subject, Vec<Point>)> = vec![];
+    subjects.extend(polyglot_subject("textindex", read("textindex")?));
+    subjects.extend(polyglot_subject("htmltext", read("htmltext")?));
+    subjects.extend(polyglot_subject("wordsearch", read("wordsearch")?));
+    subjects.extend(polyglot_subject("linenum", read("linenum")?));
     Ok(subjects)
+}
+
+/// The HTML document the `htmltext` subject must turn into text.
+pub const HTML_SAMPLE: &str = include_str!("../../../plugins/assemblyscript/htmltext/sample.html");
+
+/// The text the `linenum` subject must number.
+pub const LINENUM_SAMPLE: &str = include_str!("../../../plugins/zig/linenum/sample.txt");
+
+/// The subject of the polyglot plugin `name` over `wasm` (its grants,
+/// limits and samples) and the points it serves, or `None` for a name
+/// without one. The conformance runner also uses it for modules given by
+/// path in [`polyglot_dir`].
+pub fn polyglot_subject(name: &str, wasm: Vec<u8>) -> Option<(Subject, Vec<Point>)> {
+    let io = Grants {
+        io: true,
+        ..Grants::none()
+    };
+    match name {
+        // Go (plugins/go/textindex): the Go runtime reads the clock as it
+        // starts (it exits with code 2 without `clock`); it starts in
+        // about 2×10^6 fuel, and analysing the suite's 221 KB text takes
+        // about 3×10^8.
+        "textindex" => Some((
+            Subject {
+                grants: Grants { clock: true, ..io },
+                ..Subject::new(name, wasm).fuel(PLUGIN_FUEL)
+            },
+            vec![Point::Search],
+        )),
+        // AssemblyScript (plugins/assemblyscript/htmltext): about 10^5
+        // fuel for the sample and 100 to 160 per byte of HTML, so a
+        // request at its 4 MiB bound needs up to 7×10^8.
+        "htmltext" => Some((
+            Subject {
+                grants: io,
+                transform_samples: vec![TransformSample {
+                    media_type: "text/html".into(),
+                    content: HTML_SAMPLE.as_bytes().to_vec(),
+                    parameters: vec![("max_bytes".into(), "4096".into())],
+                }],
+                ..Subject::new(name, wasm).fuel(PLUGIN_FUEL)
+            },
+            vec![Point::ContentTransform],
+        )),
+        // C (plugins/c/wordsearch), on the raw ABI with `io` only: about
+        // 25 fuel per byte of text and 700 per word, so the suite's 221 KB
+        // text (40 960 words) takes about 4×10^7, within the default.
+        "wordsearch" => Some((
+            Subject {
+                grants: io,
+                ..Subject::new(name, wasm)
+            },
+            vec![Point::Search],
+        )),
+        // Zig (plugins/zig/linenum), on the raw ABI with `io` only: about
+        // 8 fuel per byte of content, so the suite's 8 MiB takes about
+        // 6×10^7, within the default.
+        "linenum" => Some((
+            Subject {
+                grants: io,
+                transform_samples: vec![TransformSample {
+                    media_type: "text/plain".into(),
+                    content: LINENUM_SAMPLE.as_bytes().to_vec(),
+                    parameters: vec![
+                        ("start".into(), "1".into()),
+                        ("separator".into(), ": ".into()),
+                    ],
+                }],
+                ..Subject::new(name, wasm)
+            },
+            vec![Point::ContentTransform],
+        )),
+        _ => None,
+    }
 }
 
 fn base64(bytes: &[u8]) -> String {
