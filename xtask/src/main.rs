@@ -21,6 +21,8 @@
 mod lang_as;
 mod lang_c_zig;
 mod lang_go;
+mod lang_js;
+mod lang_python;
 mod polyglot;
 mod protos;
 mod tidy;

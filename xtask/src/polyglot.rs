@@ -27,6 +27,8 @@ pub fn build(root: &Path) -> bool {
         ("AssemblyScript", crate::lang_as::build),
         ("C", crate::lang_c_zig::build_c),
         ("Zig", crate::lang_c_zig::build_zig),
+        ("JavaScript", crate::lang_js::build),
+        ("Python", crate::lang_python::build),
     ];
     builders.iter().all(|(lang, build)| {
         let ok = build(root);
