@@ -18,6 +18,9 @@
 //!   plugins through the plugin host, with the state in a home directory;
 //!   `invoke` calls an installed plugin;
 //!
+//! - `new NAME --lang LANG` writes a plugin project to start from (Rust, C,
+//!   Zig, Go or AssemblyScript) that builds, passes its extension point's
+//!   conformance suite and runs as generated;
 //! - `demo` builds the reference plugins, signs and publishes them to the
 //!   embedded registry, installs them for two tenants, calls every
 //!   extension point and shows one refusal of each kind.
@@ -37,6 +40,7 @@ mod json;
 mod package;
 mod registry_cmds;
 mod run;
+mod scaffold;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -98,6 +102,9 @@ enum Command {
     /// Sign, publish, install and invoke the reference plugins at every
     /// extension point, and show one refusal of each kind.
     Demo(demo::DemoArgs),
+    /// Write a new plugin project (Rust, C, Zig, Go or AssemblyScript) that
+    /// builds, passes its point's conformance suite and runs as generated.
+    New(scaffold::NewArgs),
 }
 
 fn main() -> ExitCode {
@@ -123,6 +130,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => admin::audit(args),
         Command::Invoke(args) => invoke::invoke(args),
         Command::Demo(args) => demo::demo(args),
+        Command::New(args) => scaffold::new_project(args),
     };
     match status {
         Ok(code) => ExitCode::from(code),
