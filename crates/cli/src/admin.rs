@@ -16,10 +16,10 @@ use bitvault_abi::{Grants, LimitName};
 use bitvault_plugins::registry::oci::Registry;
 use bitvault_plugins::registry::review::{self, CapabilityRow};
 use bitvault_plugins::registry::{
-    AuditAction, AuditEntry, InstallStore, Installation, RedbInstallStore, Reference, TrustPolicy,
+    AuditAction, InstallStore, Installation, RedbInstallStore, Reference, TrustPolicy,
 };
 use bitvault_plugins::{
-    AdmissionError, Grant, InstallRequest, PluginConfig, PluginHost, Providers, Runtime,
+    AdmissionError, Expect, Grant, InstallRequest, PluginConfig, PluginHost, Providers, Runtime,
     RuntimeConfig,
 };
 use bitvault_runtime::{CacheKey, DiskCache};
@@ -429,25 +429,6 @@ pub(crate) fn refused(e: AdmissionError, json: bool) -> Result<u8> {
     Ok(exit::ADMISSION_REFUSED)
 }
 
-/// Records a refusal the CLI decides itself (before asking the host) in
-/// the audit log, as the host records its own, and reports it.
-fn refuse_and_audit(
-    store: &dyn InstallStore,
-    entry: (&str, &str, AuditAction, &str),
-    e: AdmissionError,
-    json: bool,
-) -> Result<u8> {
-    let (tenant, actor, action, plugin) = entry;
-    store.audit(AuditEntry::now(
-        tenant,
-        actor,
-        action,
-        plugin,
-        Err((e.reason(), e.to_string())),
-    ))?;
-    refused(e, json)
-}
-
 fn read_grant_file(path: &Path) -> Result<Grants> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read grant file `{}`", path.display()))?;
@@ -624,26 +605,14 @@ pub fn install(args: &InstallArgs) -> Result<u8> {
         Ok(v) => v,
         Err(code) => return Ok(code),
     };
-    let actor = args.common.actor();
-    if let Some(current) = host.store().installed(&args.tenant, &reference.name)? {
-        let e = AdmissionError::AlreadyInstalled {
-            version: current.version,
-        };
-        let entry = (
-            args.tenant.as_str(),
-            actor.as_str(),
-            AuditAction::Install,
-            &*reference.to_string(),
-        );
-        return refuse_and_audit(host.store(), entry, e, json);
-    }
     let request = InstallRequest {
         tenant: args.tenant.clone(),
         reference,
         grant,
         config: config_of(&args.config),
-        actor,
+        actor: args.common.actor(),
         force: false,
+        expect: Expect::New,
     };
     match host.install(&request, &StderrProgress::new("fetching")) {
         Ok(i) => changed(AuditAction::Install, None, &i, json),
@@ -668,36 +637,27 @@ pub fn upgrade(args: &UpgradeArgs) -> Result<u8> {
         Ok(v) => v,
         Err(code) => return Ok(code),
     };
-    let actor = args.common.actor();
-    let Some(current) = host.store().installed(&args.tenant, &reference.name)? else {
-        let e = AdmissionError::NotInstalled {
-            tenant: args.tenant.clone(),
-            name: reference.name.clone(),
-        };
-        let entry = (
-            args.tenant.as_str(),
-            actor.as_str(),
-            AuditAction::Upgrade,
-            &*reference.to_string(),
-        );
-        return refuse_and_audit(host.store(), entry, e, json);
-    };
+    let previous = host
+        .store()
+        .installed(&args.tenant, &reference.name)?
+        .map(|i| i.version);
     let request = InstallRequest {
         tenant: args.tenant.clone(),
         reference,
         grant,
         config: config_of(&args.config),
-        actor,
+        actor: args.common.actor(),
         force: false,
+        expect: Expect::Installed,
     };
     match host.install(&request, &StderrProgress::new("fetching")) {
         Ok(i) => {
-            let action = if i.version == current.version {
+            let action = if previous.as_deref() == Some(i.version.as_str()) {
                 AuditAction::Grant
             } else {
                 AuditAction::Upgrade
             };
-            changed(action, Some(&current.version), &i, json)
+            changed(action, previous.as_deref(), &i, json)
         }
         Err(e) => refused(e, json),
     }

@@ -58,6 +58,19 @@ pub enum Grant {
     Keep,
 }
 
+/// Whether the tenant must already have the plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expect {
+    /// Either: a first install, or a move of an installed plugin.
+    #[default]
+    Any,
+    /// A first install: an installed plugin is refused (`already_installed`).
+    New,
+    /// An upgrade (or forced rollback): a plugin not installed is refused
+    /// (`not_installed`).
+    Installed,
+}
+
 /// An install, upgrade or rollback to carry out.
 #[derive(Debug, Clone)]
 pub struct InstallRequest {
@@ -74,6 +87,8 @@ pub struct InstallRequest {
     pub actor: String,
     /// Allows a move to a lower version.
     pub force: bool,
+    /// Whether the tenant must already have the plugin.
+    pub expect: Expect,
 }
 
 impl InstallRequest {
@@ -86,6 +101,7 @@ impl InstallRequest {
             config: None,
             actor: actor.to_owned(),
             force: false,
+            expect: Expect::Any,
         }
     }
 }
@@ -633,9 +649,11 @@ impl PluginHost {
     /// outcome, allowed or refused, is appended to the audit log.
     ///
     /// # Errors
-    /// [`AdmissionError`]: `AlreadyInstalled` for `install` of an installed
-    /// plugin at the same version, `Rollback` for a lower version without
-    /// `force`, `ReviewRequired` for [`Grant::Keep`] over new requests.
+    /// [`AdmissionError`]: `AlreadyInstalled` for an installed plugin when
+    /// [`Expect::New`], or at the same version with nothing to change;
+    /// `NotInstalled` for a plugin not installed when [`Expect::Installed`];
+    /// `Rollback` for a lower version without `force`; `ReviewRequired`
+    /// for [`Grant::Keep`] over new requests.
     pub fn install(
         &self,
         request: &InstallRequest,
@@ -644,9 +662,9 @@ impl PluginHost {
         let current = self
             .store
             .installed(&request.tenant, &request.reference.name)?;
-        let action = match &current {
-            None => AuditAction::Install,
-            Some(_) => AuditAction::Upgrade,
+        let action = match (request.expect, &current) {
+            (Expect::New, _) | (Expect::Any, None) => AuditAction::Install,
+            (Expect::Installed, _) | (Expect::Any, Some(_)) => AuditAction::Upgrade,
         };
         let result = self.install_inner(request, current.as_ref(), progress);
         let action = match &result {
@@ -689,6 +707,20 @@ impl PluginHost {
     ) -> Result<(Installation, AuditAction), AdmissionError> {
         // Fetched once; its manifest is read here only to compare versions
         // and choose the grant, and verified before anything is compiled.
+        match (request.expect, current) {
+            (Expect::New, Some(cur)) => {
+                return Err(AdmissionError::AlreadyInstalled {
+                    version: cur.version.clone(),
+                });
+            }
+            (Expect::Installed, None) => {
+                return Err(AdmissionError::NotInstalled {
+                    tenant: request.tenant.clone(),
+                    name: request.reference.name.clone(),
+                });
+            }
+            _ => {}
+        }
         let fetched = fetch_package(&*self.registry, &request.reference, progress)?;
         let fetched_manifest = bitvault_registry::Manifest::from_canonical(&fetched.manifest)
             .map_err(|e| AdmissionError::Package(PackageError::Manifest(e)))?;
@@ -844,6 +876,7 @@ impl PluginHost {
             config: Some(target.config.clone()),
             actor: actor.to_owned(),
             force,
+            expect: Expect::Installed,
         };
         self.install(&request, &Quiet)
     }

@@ -46,8 +46,8 @@ pub mod host;
 
 pub use asynchronous::AsyncInvoke;
 pub use host::{
-    AdmissionError, Admitted, CallError, Grant, InstallRequest, InstalledPlugin, PluginHost,
-    Providers,
+    AdmissionError, Admitted, CallError, Expect, Grant, InstallRequest, InstalledPlugin,
+    PluginHost, Providers,
 };
 
 /// Signed packages, registries, trust policies and tenant installations.

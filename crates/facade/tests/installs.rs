@@ -23,7 +23,7 @@ use bitvault_plugins::registry::{
     TrustPolicy, generate_key, publish, sha256_hex, sign,
 };
 use bitvault_plugins::{
-    AdmissionError, CallError, Grant, Grants, InstallRequest, InstalledPlugin, PluginHost,
+    AdmissionError, CallError, Expect, Grant, Grants, InstallRequest, InstalledPlugin, PluginHost,
     Providers, Runtime, RuntimeConfig,
 };
 use ed25519_dalek::SigningKey;
@@ -292,11 +292,18 @@ fn upgrades_review_new_capabilities_and_rollbacks_must_be_forced() -> Result<()>
     more.http = Some(HttpGrant::to(["https://api.example.com/"]));
     w.publish("2.0.0", &w.acme, more)?;
 
+    // An upgrade of what is not installed, and a first install of what is.
+    let mut up = InstallRequest::new("tenant-a", "policy@1.1.0".parse()?, "ada");
+    up.expect = Expect::Installed;
+    assert_eq!(reason(w.host.install(&up, &Quiet)), "not_installed");
     w.install("tenant-a", "policy@1.1.0")?;
     assert_eq!(
         reason(w.install("tenant-a", "policy@1.1.0")),
         "already_installed"
     );
+    let mut first = InstallRequest::new("tenant-a", "policy@2.0.0".parse()?, "ada");
+    first.expect = Expect::New;
+    assert_eq!(reason(w.host.install(&first, &Quiet)), "already_installed");
     // Installing 1.0.0 over 1.1.0 is a rollback: refused unless forced.
     assert_eq!(
         reason(w.install("tenant-a", "policy@1.0.0")),
