@@ -48,8 +48,8 @@ pub(crate) use outln;
 pub struct HomeArg {
     /// The state directory: DIR/registry (the embedded OCI layout
     /// registry), DIR/installs.redb (installations, trust policies, audit
-    /// log), DIR/cache (compiled modules) [default: $BITVAULT_HOME, else
-    /// $HOME/.bitvault]
+    /// log), DIR/cache (compiled modules); `demo` keeps its own in DIR/demo
+    /// [default: $BITVAULT_HOME, else $HOME/.bitvault]
     #[arg(long, value_name = "DIR")]
     home: Option<PathBuf>,
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,7 @@ use bitvault_plugins::{
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 
+use crate::admin::HomeArg;
 use crate::exit;
 
 /// The publisher the development key signs as.
@@ -49,25 +50,12 @@ const ADMIN: &str = "demo-admin";
 /// `demo`: sign, publish, install and invoke every extension point.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// The state directory [default: $BITVAULT_HOME, else ~/.bitvault]; the
-    /// demo works in DIR/demo, which each run empties first
-    #[arg(long, value_name = "DIR")]
-    home: Option<PathBuf>,
+    /// The demo works in HOME/demo, which each run empties first.
+    #[command(flatten)]
+    home: HomeArg,
     /// Print one JSON object with every row instead of tables.
     #[arg(long)]
     json: bool,
-}
-
-/// The state directory: `--home`, `$BITVAULT_HOME`, or `~/.bitvault`.
-fn home(arg: Option<&Path>) -> Result<PathBuf> {
-    if let Some(dir) = arg {
-        return Ok(dir.to_path_buf());
-    }
-    if let Some(dir) = std::env::var_os("BITVAULT_HOME") {
-        return Ok(PathBuf::from(dir));
-    }
-    let user = std::env::var_os("HOME").context("neither --home, BITVAULT_HOME nor HOME is set")?;
-    Ok(PathBuf::from(user).join(".bitvault"))
 }
 
 /// What each reference plugin is, for its manifest.
@@ -149,7 +137,7 @@ fn say(json: bool, text: &str) {
 /// reported, and an unexpected one makes the exit status 1.
 pub fn demo(args: &DemoArgs) -> Result<u8> {
     let started = Instant::now();
-    let home = home(args.home.as_deref())?;
+    let home = args.home.dir()?;
     let dir = home.join("demo");
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot empty {}", dir.display()))?;

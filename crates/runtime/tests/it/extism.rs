@@ -1009,22 +1009,10 @@ fn admission_refuses_ungranted_mistyped_unknown_and_user_imports() -> Result<()>
 #[test]
 fn every_extism_function_links_when_everything_is_granted() -> Result<()> {
     let rt = runtime();
-    let mut wat = String::from("(module\n");
-    for f in ExtismFn::ALL {
-        let sig = f.signature();
-        let list = |tys: &[bitvault_abi::ValType]| {
-            tys.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        wat.push_str(&format!(
-            "  (import \"{NAMESPACE}\" \"{}\" (func (param {}) (result {})))\n",
-            f.name(),
-            list(sig.params),
-            list(sig.results)
-        ));
-    }
+    let mut wat = crate::imports_wat(
+        NAMESPACE,
+        ExtismFn::ALL.iter().map(|f| (f.name(), f.signature())),
+    );
     wat.push_str("  (func (export \"run\") (result i32) (i32.const 0)))\n");
     let p = rt.load(
         &wat::parse_str(&wat)?,

@@ -37,6 +37,30 @@ const ECHO: &str = r#"
     (i32.const 0)))
 "#;
 
+/// The start of a WAT module importing each `(name, signature)` of
+/// `namespace` with exactly that signature; the caller adds the rest and
+/// the closing parenthesis.
+fn imports_wat<'a>(
+    namespace: &str,
+    fns: impl IntoIterator<Item = (&'a str, bitvault_abi::Signature)>,
+) -> String {
+    let list = |tys: &[bitvault_abi::ValType]| {
+        tys.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut wat = String::from("(module\n");
+    for (name, sig) in fns {
+        wat.push_str(&format!(
+            "  (import \"{namespace}\" \"{name}\" (func (param {}) (result {})))\n",
+            list(sig.params),
+            list(sig.results)
+        ));
+    }
+    wat
+}
+
 fn runtime() -> Runtime {
     Runtime::new(RuntimeConfig::new()).expect("runtime")
 }

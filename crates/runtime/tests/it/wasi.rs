@@ -52,22 +52,10 @@ fn record(level: LogLevel, message: &str, invocation_id: u64) -> OwnedLogRecord 
 
 /// A module importing every preview1 function, with its exact signature.
 fn import_everything() -> String {
-    let mut wat = String::from("(module\n");
-    for f in WasiFn::ALL {
-        let sig = f.signature();
-        let list = |tys: &[bitvault_abi::ValType]| {
-            tys.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        wat.push_str(&format!(
-            "  (import \"{NAMESPACE}\" \"{}\" (func (param {}) (result {})))\n",
-            f.name(),
-            list(sig.params),
-            list(sig.results),
-        ));
-    }
+    let mut wat = crate::imports_wat(
+        NAMESPACE,
+        WasiFn::ALL.iter().map(|f| (f.name(), f.signature())),
+    );
     wat.push_str("  (memory (export \"memory\") 1)\n");
     wat.push_str("  (func (export \"run\") (result i32) (i32.const 0)))\n");
     wat
