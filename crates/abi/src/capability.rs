@@ -27,6 +27,9 @@ pub enum CapabilityKind {
     Events,
     /// Outbound HTTP to granted origins: `http_request`.
     Http,
+    /// Functions the embedding host registers for Extism-style plugins
+    /// (imports from `extism:host/user`), each granted by name.
+    HostFunctions,
 }
 
 impl CapabilityKind {
@@ -49,6 +52,7 @@ impl CapabilityKind {
             CapabilityKind::Kv => "kv",
             CapabilityKind::Events => "events",
             CapabilityKind::Http => "http",
+            CapabilityKind::HostFunctions => "host_functions",
         }
     }
 }

@@ -54,6 +54,12 @@ pub struct Grants {
     /// withholds it.
     #[serde(default)]
     pub http: Option<HttpGrant>,
+    /// The functions of `extism:host/user` that may be imported, by name:
+    /// each must also be registered by the embedding host. Empty withholds
+    /// them all. Left out of a serialized grant set when empty, so that
+    /// grant sets which do not use it keep their bytes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_functions: Vec<String>,
 }
 
 /// The scope of an `http` grant. The host parses it when a plugin is
@@ -201,6 +207,7 @@ impl Grants {
             events: None,
             stdio: false,
             http: None,
+            host_functions: Vec::new(),
         }
     }
 
@@ -221,6 +228,7 @@ impl Grants {
             events: None,
             stdio: false,
             http: None,
+            host_functions: Vec::new(),
         }
     }
 
@@ -233,6 +241,7 @@ impl Grants {
     /// clock = true
     /// random = false
     /// stdio = true
+    /// host_functions = ["lookup_user"]
     ///
     /// [log]
     /// min_level = "info"
@@ -279,7 +288,13 @@ impl Grants {
             CapabilityKind::Kv => self.kv,
             CapabilityKind::Events => self.events.is_some(),
             CapabilityKind::Http => self.http.is_some(),
+            CapabilityKind::HostFunctions => !self.host_functions.is_empty(),
         }
+    }
+
+    /// Whether the host function `name` of `extism:host/user` is granted.
+    pub fn grants_host_function(&self, name: &str) -> bool {
+        self.host_functions.iter().any(|n| n == name)
     }
 
     /// Whether a module may import `f` under these grants: its capability
@@ -318,6 +333,10 @@ mod tests {
         assert!(g.io && !g.config && !g.clock && !g.random && !g.stdio);
         assert_eq!(g.log.map(|l| l.min_level), Some(LogLevel::Warn));
         assert_eq!(Grants::from_toml("")?, Grants::none());
+        let h = Grants::from_toml("host_functions = [\"lookup\"]\n")?;
+        assert!(h.grants_host_function("lookup") && !h.grants_host_function("other"));
+        assert!(h.grants(CapabilityKind::HostFunctions));
+        assert!(!Grants::core().grants(CapabilityKind::HostFunctions));
         Ok(())
     }
 

@@ -68,6 +68,9 @@ pub fn capability(import: &Import) -> Option<CapabilityKind> {
     offered(import)
         .map(HostFn::capability)
         .or_else(|| extism(import).map(ExtismFn::capability))
+        .or_else(|| {
+            (import.module == extism::USER_NAMESPACE).then_some(CapabilityKind::HostFunctions)
+        })
 }
 
 /// The interfaces a module speaks, by its imports and exports: `bitvault_v1`
@@ -98,7 +101,7 @@ pub fn speaks(r: &ModuleReport) -> Vec<&'static str> {
 /// `not_permitted`).
 pub fn needs(r: &ModuleReport) -> Vec<CapabilityKind> {
     let mut out: Vec<CapabilityKind> = r.imports.iter().filter_map(capability).collect();
-    const ORDER: [CapabilityKind; 8] = [
+    const ORDER: [CapabilityKind; 9] = [
         CapabilityKind::Io,
         CapabilityKind::Log,
         CapabilityKind::Config,
@@ -107,6 +110,7 @@ pub fn needs(r: &ModuleReport) -> Vec<CapabilityKind> {
         CapabilityKind::Kv,
         CapabilityKind::Events,
         CapabilityKind::Http,
+        CapabilityKind::HostFunctions,
     ];
     out.sort_by_key(|k| ORDER.iter().position(|x| x == k));
     out.dedup();
@@ -154,6 +158,9 @@ fn signature(desc: &ExternDesc) -> String {
 }
 
 fn host_column(import: &Import) -> String {
+    if import.module == extism::USER_NAMESPACE {
+        return "the embedder's, if registered (capability host_functions)".to_owned();
+    }
     if let Some(k) = capability(import) {
         return format!("grantable (capability {k})");
     }

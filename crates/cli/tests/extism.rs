@@ -83,3 +83,53 @@ fn an_extism_pdk_plugin_runs_with_the_same_outcome_format() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn host_functions_are_reported_by_inspect_and_refused_by_run_which_registers_none() -> Result<()> {
+    let dir = bitvault_conformance::reference::plugins_dir().map_err(anyhow::Error::msg)?;
+    let wasm = dir.join("extism_hostfns.wasm");
+    let wasm = wasm.to_string_lossy();
+
+    let out = cli(&["inspect", &wasm, "--json"], None)?;
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(v["needs"], serde_json::json!(["io", "host_functions"]));
+    let user: Vec<(&str, &str)> = v["imports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|i| i["module"] == "extism:host/user")
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap_or_default(),
+                i["capability"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        user,
+        [
+            ("lookup_user", "host_functions"),
+            ("record", "host_functions")
+        ]
+    );
+
+    // Granted by name, but `run` registers no functions: refused as unknown.
+    let grant = "io = true\nhost_functions = [\"lookup_user\", \"record\"]\n";
+    let out = cli(&["run", &wasm, "greet", "--json"], Some(grant))?;
+    assert_eq!(out.status.code(), Some(17));
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    let reasons: Vec<(&str, &str)> = v["error"]["imports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap_or_default(),
+                i["reason"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(reasons, [("lookup_user", "unknown"), ("record", "unknown")]);
+    Ok(())
+}

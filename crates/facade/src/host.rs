@@ -603,7 +603,9 @@ impl PluginHost {
             .runtime
             .inspect(&fetched.module)
             .map_err(AdmissionError::Module)?;
-        report.link_plan(grant).map_err(AdmissionError::Module)?;
+        report
+            .link_plan(grant, &self.runtime.config().user_functions)
+            .map_err(AdmissionError::Module)?;
         bitvault_extpoints::check_exports(report.exports.iter().map(|e| e.name.as_str()), &points)
             .map_err(AdmissionError::Exports)?;
         // 7: compile (or the cache) and prepare.

@@ -63,6 +63,9 @@ pub fn rows(grants: &Grants) -> Vec<CapabilityRow> {
             format!("max {} requests per call", h.max_requests),
         ));
     }
+    for f in &grants.host_functions {
+        out.push(row("host_functions", f.clone()));
+    }
     out
 }
 
@@ -139,6 +142,11 @@ pub fn excess(granted: &Grants, requested: &Grants) -> Vec<String> {
             }
         }
     }
+    for f in &granted.host_functions {
+        if !requested.grants_host_function(f) {
+            out.push(format!("host function {f}"));
+        }
+    }
     out
 }
 
@@ -155,6 +163,25 @@ mod tests {
         granted.http = Some(HttpGrant::to(["https://a.example/"]));
         assert!(excess(&granted, &requested).is_empty());
         assert!(excess(&requested, &requested).is_empty());
+    }
+
+    #[test]
+    fn host_functions_are_granted_by_name_within_the_request() {
+        let mut requested = Grants::core();
+        requested.host_functions = vec!["lookup".into(), "audit".into()];
+        let mut granted = Grants::core();
+        granted.host_functions = vec!["lookup".into()];
+        assert!(excess(&granted, &requested).is_empty());
+        granted.host_functions.push("delete_all".into());
+        assert_eq!(excess(&granted, &requested), ["host function delete_all"]);
+        let text: Vec<String> = rows(&granted)
+            .iter()
+            .map(|r| format!("{} {}", r.capability, r.scope))
+            .collect();
+        assert!(
+            text.contains(&"host_functions lookup".to_owned()),
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -14,13 +14,14 @@
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use bitvault_abi::{Grants, HostFn, INITIALIZE_EXPORT, Signature, ValType};
 use wasmparser::{Parser, Payload, TypeRef, Validator, WasmFeatures};
 
 use crate::config::{AdmissionLimit, AdmissionLimits};
 use crate::error::{DeniedImport, DenyReason, InvalidModule, LoadError};
-use crate::extism::{self, ExtismFn};
+use crate::extism::{self, ExtismFn, UserFunction, UserFunctions, UserType};
 use crate::wasi::{self, WasiFn};
 
 /// The export under which a module's start function is called.
@@ -56,6 +57,15 @@ impl WasmType {
             wasmparser::ValType::F64 => WasmType::F64,
             wasmparser::ValType::V128 => WasmType::V128,
             wasmparser::ValType::Ref(_) => WasmType::Ref,
+        }
+    }
+
+    fn from_user(t: UserType) -> WasmType {
+        match t {
+            UserType::I32 => WasmType::I32,
+            UserType::I64 => WasmType::I64,
+            UserType::F32 => WasmType::F32,
+            UserType::F64 => WasmType::F64,
         }
     }
 
@@ -265,15 +275,15 @@ impl ModuleReport {
 
     /// Checks every import against `grants` and returns the host functions
     /// to link, in import order: `bitvault_v1` and `extism:host/env`
-    /// functions the grants permit, and any `wasi_snapshot_preview1`
-    /// function (the shim links under every grant set; what each may do is
-    /// decided when it is called). Imports from `extism:host/user` are
-    /// unknown: this host registers no user functions.
+    /// functions the grants permit, any `wasi_snapshot_preview1` function
+    /// (the shim links under every grant set; what each may do is decided
+    /// when it is called), and `extism:host/user` functions that are both
+    /// in `user` and granted by name.
     ///
     /// # Errors
     /// [`LoadError::CapabilityDenied`] naming every import that is unknown,
     /// ungranted, of the wrong kind or of the wrong signature.
-    pub fn link_plan(&self, grants: &Grants) -> Result<Vec<LinkedFn>, LoadError> {
+    pub fn link_plan(&self, grants: &Grants, user: &UserFunctions) -> Result<Vec<Link>, LoadError> {
         let mut plan = Vec::with_capacity(self.imports.len());
         let mut denied = Vec::new();
         for import in &self.imports {
@@ -282,6 +292,13 @@ impl ModuleReport {
                 name: import.name.clone(),
                 reason,
             };
+            if import.module == extism::USER_NAMESPACE {
+                match link_user(import, grants, user) {
+                    Ok(f) => plan.push(Link::User(f)),
+                    Err(reason) => denied.push(deny(reason)),
+                }
+                continue;
+            }
             let Some(f) = LinkedFn::lookup(&import.module, &import.name) else {
                 denied.push(deny(DenyReason::Unknown));
                 continue;
@@ -310,13 +327,81 @@ impl ModuleReport {
                         capability: e.capability(),
                     }));
                 }
-                _ => plan.push(f),
+                _ => plan.push(Link::Host(f)),
             }
         }
         if denied.is_empty() {
             Ok(plan)
         } else {
             Err(LoadError::CapabilityDenied { imports: denied })
+        }
+    }
+}
+
+/// The registered function an `extism:host/user` import links to, or why
+/// it does not.
+fn link_user(
+    import: &Import,
+    grants: &Grants,
+    user: &UserFunctions,
+) -> Result<Arc<UserFunction>, DenyReason> {
+    let f = user.get(&import.name).ok_or(DenyReason::Unknown)?;
+    let ExternDesc::Func(ty) = &import.desc else {
+        return Err(DenyReason::NotAFunction {
+            kind: import.desc.kind(),
+        });
+    };
+    let same = |wasm: &[WasmType], user: &[UserType]| {
+        wasm.iter()
+            .copied()
+            .eq(user.iter().map(|t| WasmType::from_user(*t)))
+    };
+    if !same(&ty.params, f.params()) || !same(&ty.results, f.results()) {
+        return Err(DenyReason::WrongSignature {
+            expected: f.signature(),
+            found: ty.to_string(),
+        });
+    }
+    if !grants.grants_host_function(&import.name) {
+        return Err(DenyReason::NotGranted {
+            capability: bitvault_abi::CapabilityKind::HostFunctions,
+        });
+    }
+    Ok(f.clone())
+}
+
+/// One import of a module's link plan: a function the host defines, or one
+/// the embedder registered for `extism:host/user`.
+#[derive(Debug, Clone)]
+pub enum Link {
+    /// A function of the native ABI, the WASI shim, the Extism kernel or
+    /// AssemblyScript's `abort`.
+    Host(LinkedFn),
+    /// A registered `extism:host/user` function.
+    User(Arc<UserFunction>),
+}
+
+impl Link {
+    /// The host-defined function, when it is one.
+    pub fn host(&self) -> Option<LinkedFn> {
+        match self {
+            Link::Host(f) => Some(*f),
+            Link::User(_) => None,
+        }
+    }
+
+    /// Whether the import belongs to Extism (`extism:host/env` or
+    /// `extism:host/user`), which needs the kernel's state.
+    pub fn is_extism(&self) -> bool {
+        matches!(self, Link::Host(LinkedFn::Extism(_)) | Link::User(_))
+    }
+}
+
+impl fmt::Display for Link {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Link::Host(h) => h.fmt(f),
+            Link::User(u) => write!(f, "{}.{}", extism::USER_NAMESPACE, u.name()),
         }
     }
 }

@@ -193,6 +193,9 @@ pub struct RuntimeConfig {
     pub memory_cache_entries: usize,
     /// The on-disk artifact cache, if any.
     pub disk_cache: Option<DiskCache>,
+    /// The functions of `extism:host/user` this host offers; a plugin
+    /// imports one only when its grant names it.
+    pub user_functions: crate::extism::UserFunctions,
 }
 
 impl RuntimeConfig {
@@ -201,7 +204,8 @@ impl RuntimeConfig {
     /// - [`AdmissionLimits::standard`],
     /// - [`LimitPolicy::standard`],
     /// - up to 256 compiled modules cached in memory,
-    /// - no on-disk cache.
+    /// - no on-disk cache,
+    /// - no `extism:host/user` functions.
     ///
     /// It grants nothing: capabilities are given per module with
     /// [`Grants`](bitvault_abi::Grants).
@@ -212,6 +216,7 @@ impl RuntimeConfig {
             limits: LimitPolicy::standard(),
             memory_cache_entries: 256,
             disk_cache: None,
+            user_functions: crate::extism::UserFunctions::new(),
         }
     }
 }

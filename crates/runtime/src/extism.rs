@@ -32,12 +32,17 @@ use std::sync::{Arc, Mutex};
 
 use bitvault_abi::{CapabilityKind, Signature, ValType};
 
+pub use crate::extism_host::UserCall;
+
 /// The import module of the Extism kernel and host functions.
 pub const NAMESPACE: &str = "extism:host/env";
 
 /// The import module of host functions an Extism host registers itself
-/// (`extism:host/user`). This host registers none: a module importing from
-/// it is refused at admission (the import is reported as unknown).
+/// (`extism:host/user`, the PDKs' `#[host_fn]`). The embedder registers
+/// them as [`UserFunctions`] in the
+/// [`RuntimeConfig`](crate::RuntimeConfig); a module may import one only
+/// when it is registered, imported with its exact signature and granted by
+/// name ([`Grants::host_functions`](bitvault_abi::Grants::host_functions)).
 pub const USER_NAMESPACE: &str = "extism:host/user";
 
 /// The trap code of a call ended by an Extism host function, as Extism's
@@ -357,6 +362,230 @@ impl fmt::Debug for VarBinding {
     }
 }
 
+/// The type of a parameter or result of a [`UserFunction`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserType {
+    /// `i32`
+    I32,
+    /// `i64`: what the PDKs pass kernel-memory offsets as.
+    I64,
+    /// `f32`
+    F32,
+    /// `f64`
+    F64,
+}
+
+impl fmt::Display for UserType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UserType::I32 => "i32",
+            UserType::I64 => "i64",
+            UserType::F32 => "f32",
+            UserType::F64 => "f64",
+        })
+    }
+}
+
+/// A value passed to or returned by a [`UserFunction`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum UserVal {
+    /// An `i32`.
+    I32(i32),
+    /// An `i64`; the PDKs pass kernel-memory offsets as `i64`.
+    I64(i64),
+    /// An `f32`.
+    F32(f32),
+    /// An `f64`.
+    F64(f64),
+}
+
+impl UserVal {
+    /// The value's type.
+    pub const fn ty(self) -> UserType {
+        match self {
+            UserVal::I32(_) => UserType::I32,
+            UserVal::I64(_) => UserType::I64,
+            UserVal::F32(_) => UserType::F32,
+            UserVal::F64(_) => UserType::F64,
+        }
+    }
+
+    /// The value as a kernel-memory offset: an `i64` read as `u64`.
+    pub const fn offset(self) -> Option<u64> {
+        match self {
+            UserVal::I64(v) => Some(v as u64),
+            _ => None,
+        }
+    }
+}
+
+/// What a [`UserFunction`]'s handler does: it gets the call (the kernel
+/// memory, the tenant and plugin) and the arguments, already of the
+/// declared types, and returns the results, of the declared types, or a
+/// message that fails the plugin's call (as an error from an Extism host
+/// function does).
+pub type UserHandler =
+    dyn Fn(&mut UserCall<'_>, &[UserVal]) -> Result<Vec<UserVal>, String> + Send + Sync;
+
+/// Why a [`UserFunction`] cannot be made or registered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserFunctionError {
+    /// The name is empty, longer than 128 bytes, or not made of ASCII
+    /// letters, digits, `_`, `-` and `.`.
+    #[error("invalid host function name {0:?}: 1 to 128 of A-Z, a-z, 0-9, `_`, `-`, `.`")]
+    InvalidName(String),
+    /// A function of that name is already registered.
+    #[error("host function `{0}` is already registered")]
+    Duplicate(String),
+}
+
+/// A host function of `extism:host/user` that the embedder provides: a name,
+/// an exact signature and a handler.
+///
+/// The handler runs on the invocation's thread, inside the call: it is
+/// counted against `host_calls`, the deadline is checked before and after
+/// it, and a panic in it ends the call as `host_panic`. The guest cannot be
+/// interrupted while the handler runs, so handlers must return promptly.
+/// Blocks it creates with [`UserCall::new_block`] are charged against the
+/// call's memory ceiling.
+pub struct UserFunction {
+    name: Arc<str>,
+    params: Vec<UserType>,
+    results: Vec<UserType>,
+    handler: Box<UserHandler>,
+}
+
+impl UserFunction {
+    /// A function imported as `extism:host/user`.`name` with the given
+    /// parameter and result types.
+    ///
+    /// # Errors
+    /// [`UserFunctionError::InvalidName`].
+    pub fn new(
+        name: &str,
+        params: impl Into<Vec<UserType>>,
+        results: impl Into<Vec<UserType>>,
+        handler: impl Fn(&mut UserCall<'_>, &[UserVal]) -> Result<Vec<UserVal>, String>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Result<UserFunction, UserFunctionError> {
+        let valid = !name.is_empty()
+            && name.len() <= 128
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !valid {
+            return Err(UserFunctionError::InvalidName(name.to_owned()));
+        }
+        Ok(UserFunction {
+            name: name.into(),
+            params: params.into(),
+            results: results.into(),
+            handler: Box::new(handler),
+        })
+    }
+
+    /// The import name inside [`USER_NAMESPACE`].
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The parameter types.
+    pub fn params(&self) -> &[UserType] {
+        &self.params
+    }
+
+    /// The result types.
+    pub fn results(&self) -> &[UserType] {
+        &self.results
+    }
+
+    /// The signature as admission messages show it: `(i64) -> i64`.
+    pub fn signature(&self) -> String {
+        let list = |v: &[UserType]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.results.as_slice() {
+            [one] => format!("({}) -> {one}", list(&self.params)),
+            many => format!("({}) -> ({})", list(&self.params), list(many)),
+        }
+    }
+
+    pub(crate) fn shared_name(&self) -> Arc<str> {
+        self.name.clone()
+    }
+
+    pub(crate) fn call(
+        &self,
+        call: &mut UserCall<'_>,
+        args: &[UserVal],
+    ) -> Result<Vec<UserVal>, String> {
+        (self.handler)(call, args)
+    }
+}
+
+impl fmt::Debug for UserFunction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserFunction")
+            .field("name", &self.name)
+            .field("signature", &self.signature())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The host functions an embedder registers for `extism:host/user`, by
+/// name. Empty by default: a module importing from `extism:host/user` is
+/// then refused at admission.
+#[derive(Clone, Default)]
+pub struct UserFunctions {
+    functions: BTreeMap<Arc<str>, Arc<UserFunction>>,
+}
+
+impl UserFunctions {
+    /// No functions.
+    pub fn new() -> UserFunctions {
+        UserFunctions::default()
+    }
+
+    /// Adds `function`.
+    ///
+    /// # Errors
+    /// [`UserFunctionError::Duplicate`] when its name is taken.
+    pub fn register(&mut self, function: UserFunction) -> Result<(), UserFunctionError> {
+        if self.functions.contains_key(function.name()) {
+            return Err(UserFunctionError::Duplicate(function.name().to_owned()));
+        }
+        self.functions
+            .insert(function.shared_name(), Arc::new(function));
+        Ok(())
+    }
+
+    /// The function named `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<UserFunction>> {
+        self.functions.get(name)
+    }
+
+    /// Every function, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<UserFunction>> {
+        self.functions.values()
+    }
+
+    /// Whether none is registered.
+    pub fn is_empty(&self) -> bool {
+        self.functions.is_empty()
+    }
+}
+
+impl fmt::Debug for UserFunctions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.functions.values()).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +611,28 @@ mod tests {
         assert_eq!(sig(ExtismFn::OutputSet), "(i64, i64) -> ()");
         assert_eq!(sig(ExtismFn::HttpStatusCode), "() -> i32");
         assert_eq!(sig(ExtismFn::InputLength), "() -> i64");
+    }
+
+    #[test]
+    fn user_functions_have_plain_names_registered_once() {
+        let ok = |_: &mut UserCall<'_>, _: &[UserVal]| Ok(Vec::new());
+        for bad in ["", "a b", "ns/fn", &"x".repeat(129)] {
+            assert!(matches!(
+                UserFunction::new(bad, [], [], ok),
+                Err(UserFunctionError::InvalidName(_))
+            ));
+        }
+        let mut fns = UserFunctions::new();
+        let f = UserFunction::new("lookup_user", [UserType::I64], [UserType::I64], ok).unwrap();
+        assert_eq!(f.signature(), "(i64) -> i64");
+        fns.register(f).unwrap();
+        let again = UserFunction::new("lookup_user", [], [], ok).unwrap();
+        assert_eq!(
+            fns.register(again),
+            Err(UserFunctionError::Duplicate("lookup_user".into()))
+        );
+        assert_eq!(fns.get("lookup_user").map(|f| f.params().len()), Some(1));
+        assert!(fns.get("other").is_none());
     }
 
     #[test]

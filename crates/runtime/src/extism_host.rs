@@ -26,7 +26,9 @@ use bitvault_abi::{LimitName, LogLevel};
 use bytes::Bytes;
 use wasmer::{Function, FunctionEnv, FunctionEnvMut, Store};
 
-use crate::extism::{BLOCK_OVERHEAD, ExtismFn, VarBinding, VarError};
+use crate::extism::{
+    BLOCK_OVERHEAD, ExtismFn, USER_NAMESPACE, UserFunction, UserType, UserVal, VarBinding, VarError,
+};
 use crate::host::{HostResult, HostState, LogRecord, Termination, guarded, panic_message};
 use crate::tunables::{CallCeilings, Refusal};
 
@@ -113,10 +115,7 @@ impl Arena {
         let start = self.next;
         let Some(next) = after(start, len).filter(|n| *n <= MAX_OFFSET) else {
             self.ceilings.release_host(cost);
-            return Err(Termination::HostError {
-                function: "alloc",
-                message: "the kernel's offset space is exhausted".to_owned(),
-            });
+            return Err(fail("alloc", "the kernel's offset space is exhausted"));
         };
         self.blocks.insert(
             start,
@@ -284,7 +283,8 @@ fn missing() -> Termination {
 
 fn fail(function: &'static str, message: impl Into<String>) -> Termination {
     Termination::HostError {
-        function,
+        namespace: crate::extism::NAMESPACE,
+        function: function.into(),
         message: message.into(),
     }
 }
@@ -804,6 +804,181 @@ pub(crate) fn function(store: &mut Store, env: &FunctionEnv<HostState>, f: Extis
         E::LogError => f!(log_error),
         E::GetLogLevel => f!(get_log_level),
     }
+}
+
+/// One call of a [`UserFunction`](crate::extism::UserFunction): what its
+/// handler may see and do. Arguments the PDKs pass are offsets of blocks in
+/// the plugin's kernel memory; the handler reads them with
+/// [`UserCall::block`] and answers with blocks made by
+/// [`UserCall::new_block`].
+pub struct UserCall<'a> {
+    ext: &'a mut ExtismState,
+    tenant: &'a str,
+    plugin: &'a str,
+    config: &'a crate::PluginConfig,
+    /// The first refusal of the arena: it ends the call whatever the
+    /// handler returns.
+    refused: Option<Termination>,
+}
+
+impl UserCall<'_> {
+    /// The tenant the invocation runs for.
+    pub fn tenant(&self) -> &str {
+        self.tenant
+    }
+
+    /// The plugin invoked.
+    pub fn plugin(&self) -> &str {
+        self.plugin
+    }
+
+    /// The configuration value of `key` in the invocation's configuration.
+    pub fn config(&self, key: &str) -> Option<&str> {
+        self.config.get(key).map(String::as_str)
+    }
+
+    /// The bytes of the block starting exactly at `offset`, if there is
+    /// one (0 is never a block).
+    pub fn block(&self, offset: u64) -> Option<&[u8]> {
+        self.ext.arena.handle(offset)
+    }
+
+    /// A new block holding `bytes`, charged against the call's memory
+    /// ceiling; its offset, or 0 for no bytes (Extism's null handle).
+    ///
+    /// # Errors
+    /// [`UserCallError::MemoryLimit`] when the ceiling or the offset space
+    /// refuses it; the plugin's call then ends with that refusal whatever
+    /// the handler returns.
+    pub fn new_block(&mut self, bytes: &[u8]) -> Result<u64, UserCallError> {
+        match self.ext.arena.new_block(bytes) {
+            Ok(offset) => Ok(offset),
+            Err(t) => {
+                self.refused.get_or_insert(t);
+                Err(UserCallError::MemoryLimit)
+            }
+        }
+    }
+
+    /// Frees the block starting at `offset`; whether there was one.
+    pub fn free(&mut self, offset: u64) -> bool {
+        self.ext.arena.free(offset)
+    }
+}
+
+/// Why a [`UserCall`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UserCallError {
+    /// The block would take the call past its memory ceiling.
+    #[error("the call's memory limit refuses the block")]
+    MemoryLimit,
+}
+
+fn to_wasmer(v: UserVal) -> wasmer::Value {
+    match v {
+        UserVal::I32(x) => wasmer::Value::I32(x),
+        UserVal::I64(x) => wasmer::Value::I64(x),
+        UserVal::F32(x) => wasmer::Value::F32(x),
+        UserVal::F64(x) => wasmer::Value::F64(x),
+    }
+}
+
+fn from_wasmer(v: &wasmer::Value) -> Option<UserVal> {
+    Some(match v {
+        wasmer::Value::I32(x) => UserVal::I32(*x),
+        wasmer::Value::I64(x) => UserVal::I64(*x),
+        wasmer::Value::F32(x) => UserVal::F32(*x),
+        wasmer::Value::F64(x) => UserVal::F64(*x),
+        _ => return None,
+    })
+}
+
+fn wasmer_type(t: UserType) -> wasmer::Type {
+    match t {
+        UserType::I32 => wasmer::Type::I32,
+        UserType::I64 => wasmer::Type::I64,
+        UserType::F32 => wasmer::Type::F32,
+        UserType::F64 => wasmer::Type::F64,
+    }
+}
+
+/// Runs the handler of `f` for the guest's `args`: counted and guarded like
+/// every host function, with the deadline checked again when it returns.
+fn call_user(
+    env: &mut FunctionEnvMut<'_, HostState>,
+    f: &UserFunction,
+    args: &[wasmer::Value],
+) -> HostResult<Vec<wasmer::Value>> {
+    let user_fail = |message: String| Termination::HostError {
+        namespace: USER_NAMESPACE,
+        function: f.name().to_owned().into(),
+        message,
+    };
+    let results = guarded(env, |env| {
+        let state = env.data_mut();
+        let args: Vec<UserVal> = args
+            .iter()
+            .map(|a| {
+                from_wasmer(a).ok_or_else(|| user_fail("an argument of a reference type".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut ext = state.extism.take().ok_or_else(missing)?;
+        let mut call = UserCall {
+            ext: &mut ext,
+            tenant: &state.tags.tenant,
+            plugin: &state.tags.plugin,
+            config: &state.config,
+            refused: None,
+        };
+        let r = f.call(&mut call, &args);
+        let refused = call.refused.take();
+        state.extism = Some(ext);
+        if let Some(t) = refused {
+            return Err(t);
+        }
+        if Instant::now() >= state.deadline {
+            return Err(Termination::Deadline);
+        }
+        r.map_err(user_fail)
+    })?;
+    let types: Vec<UserType> = results.iter().map(|v| v.ty()).collect();
+    if types != f.results() {
+        return Err(Termination::Panic(format!(
+            "host function `{}` returned ({}) but declares {}",
+            f.name(),
+            types
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            f.signature()
+        )));
+    }
+    Ok(results.into_iter().map(to_wasmer).collect())
+}
+
+/// Builds the registered function `f` of `extism:host/user` for one
+/// invocation's store.
+pub(crate) fn user_function(
+    store: &mut Store,
+    env: &FunctionEnv<HostState>,
+    f: Arc<UserFunction>,
+) -> Function {
+    let ty = wasmer::FunctionType::new(
+        f.params()
+            .iter()
+            .copied()
+            .map(wasmer_type)
+            .collect::<Vec<_>>(),
+        f.results()
+            .iter()
+            .copied()
+            .map(wasmer_type)
+            .collect::<Vec<_>>(),
+    );
+    Function::new_with_env(store, env, ty, move |mut env, args| {
+        call_user(&mut env, &f, args).map_err(|t| wasmer::RuntimeError::user(Box::new(t)))
+    })
 }
 
 #[cfg(test)]

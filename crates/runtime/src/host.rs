@@ -142,10 +142,12 @@ pub(crate) enum Termination {
     /// Host-side guest memory (the Extism arena) refused by the ceiling.
     #[error("memory limit")]
     Memory(crate::tunables::Refusal),
-    /// An Extism host function failed the call, as Extism's host does.
-    #[error("{}.{function}: {message}", crate::extism::NAMESPACE)]
+    /// An Extism host function (of the kernel or registered by the
+    /// embedder) failed the call, as Extism's host does.
+    #[error("{namespace}.{function}: {message}")]
     HostError {
-        function: &'static str,
+        namespace: &'static str,
+        function: std::borrow::Cow<'static, str>,
         message: String,
     },
     /// AssemblyScript's `env.abort`: the module gave up, with a message.

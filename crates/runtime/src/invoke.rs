@@ -11,7 +11,7 @@ use wasmer::{
 };
 use wasmer_middlewares::metering::{self, MeteringPoints};
 
-use crate::admission::{LinkedFn, START_EXPORT};
+use crate::admission::{Link, LinkedFn, START_EXPORT};
 use crate::error::{Frame, InvokeError, TrapInfo};
 use crate::events::{EventBinding, EventBus, EventLimits};
 use crate::extism::{VarBinding, VarScope, VarStore};
@@ -325,13 +325,16 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
         .plan
         .iter()
         .map(|f| {
-            Extern::Function(match *f {
-                LinkedFn::Native(h) => host::function(&mut store, &env, h),
-                LinkedFn::Wasi(w) => wasi::function(&mut store, &env, w),
-                LinkedFn::Extism(x) => crate::extism_host::function(&mut store, &env, x),
-                LinkedFn::Abort => {
+            Extern::Function(match f {
+                Link::Host(LinkedFn::Native(h)) => host::function(&mut store, &env, *h),
+                Link::Host(LinkedFn::Wasi(w)) => wasi::function(&mut store, &env, *w),
+                Link::Host(LinkedFn::Extism(x)) => {
+                    crate::extism_host::function(&mut store, &env, *x)
+                }
+                Link::Host(LinkedFn::Abort) => {
                     wasmer::Function::new_typed_with_env(&mut store, &env, host::abort)
                 }
+                Link::User(u) => crate::extism_host::user_function(&mut store, &env, u.clone()),
             })
         })
         .collect();

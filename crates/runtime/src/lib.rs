@@ -102,7 +102,7 @@ use wasmer::{Engine, Module};
 use wasmer_middlewares::Metering;
 
 pub use admission::{
-    Export, ExternDesc, FuncType, Import, LinkedFn, MemoryDecl, ModuleReport, START_EXPORT,
+    Export, ExternDesc, FuncType, Import, Link, LinkedFn, MemoryDecl, ModuleReport, START_EXPORT,
     TableDecl, WasmType,
 };
 pub use cache::{CacheKey, CacheOrigin, Digest, Rejection, hex, sha256};
@@ -206,7 +206,7 @@ impl CompiledModule {
 pub struct Prepared {
     runtime: Arc<RuntimeInner>,
     module: Arc<CompiledModule>,
-    plan: Arc<[LinkedFn]>,
+    plan: Arc<[Link]>,
     has_initialize: bool,
     log_min_level: Option<LogLevel>,
     clock: bool,
@@ -298,12 +298,15 @@ impl Runtime {
         let cached = self.lock_memory().get(&digest);
         let module = match cached {
             Some(m) => {
-                m.report.link_plan(grants)?;
+                m.report
+                    .link_plan(grants, &self.inner.config.user_functions)?;
                 m
             }
             None => {
                 let admitted = admission::admit(wasm, &self.inner.config.admission)?;
-                admitted.report.link_plan(grants)?;
+                admitted
+                    .report
+                    .link_plan(grants, &self.inner.config.user_functions)?;
                 let compiled = self.compile_admitted(digest, wasm, admitted)?;
                 self.lock_memory().insert(digest, Arc::new(compiled))
             }
@@ -337,7 +340,9 @@ impl Runtime {
         module: Arc<CompiledModule>,
         grants: &Grants,
     ) -> Result<Prepared, LoadError> {
-        let plan = module.report.link_plan(grants)?;
+        let plan = module
+            .report
+            .link_plan(grants, &self.inner.config.user_functions)?;
         let http = match &grants.http {
             Some(g) => Some(Arc::new(net::HttpPolicy::from_grant(g).map_err(|e| {
                 LoadError::InvalidGrant {
@@ -349,7 +354,7 @@ impl Runtime {
         };
         // Admission guarantees an exported `_initialize` is `() -> ()`.
         let has_initialize = module.report.export_func(INITIALIZE_EXPORT).is_some();
-        let extism = plan.iter().any(|f| matches!(f, LinkedFn::Extism(_)));
+        let extism = plan.iter().any(Link::is_extism);
         Ok(Prepared {
             extism,
             runtime: self.inner.clone(),
@@ -472,7 +477,7 @@ impl Prepared {
     }
 
     /// The host functions linked into every instance, in import order.
-    pub fn linked(&self) -> &[LinkedFn] {
+    pub fn linked(&self) -> &[Link] {
         &self.plan
     }
 

@@ -26,15 +26,16 @@ use crate::{assert_serves, ctx, ctx_logged, ctx_with, defaults, runtime};
 
 const TARGET: &str = "wasm32-unknown-unknown";
 
-/// Builds `plugins/extism-suite` into `target/plugins` (where `cargo xtask
-/// build-plugins` puts the reference plugins, so a prior build is reused).
-fn build_suite() -> Result<Vec<u8>> {
+/// Builds the PDK plugin `package` of `plugins/` into `target/plugins`
+/// (where `cargo xtask build-plugins` puts the reference plugins, so a
+/// prior build is reused) and reads its module.
+pub(crate) fn build_pdk_plugin(package: &str) -> Result<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target_dir: PathBuf = root.join("target/plugins");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(&cargo)
         .args(["build", "--release", "--quiet", "--target", TARGET])
-        .args(["--package", "extism-suite"])
+        .args(["--package", package])
         .arg("--manifest-path")
         .arg(root.join("plugins/Cargo.toml"))
         .arg("--target-dir")
@@ -48,20 +49,23 @@ fn build_suite() -> Result<Vec<u8>> {
         .with_context(|| format!("cannot run `{}`", Path::new(&cargo).display()))?;
     if !output.status.success() {
         bail!(
-            "building plugins/extism-suite for {TARGET} failed ({}; is the target installed? \
+            "building plugins/{package} for {TARGET} failed ({}; is the target installed? \
              `rustup target add {TARGET}`):\n{}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    let wasm = target_dir.join(TARGET).join("release/extism_suite.wasm");
+    let wasm = target_dir
+        .join(TARGET)
+        .join("release")
+        .join(format!("{}.wasm", package.replace('-', "_")));
     std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))
 }
 
 /// The suite, built once per test binary.
 fn suite() -> Result<&'static [u8]> {
     static WASM: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
-    match WASM.get_or_init(|| build_suite().map_err(|e| format!("{e:#}"))) {
+    match WASM.get_or_init(|| build_pdk_plugin("extism-suite").map_err(|e| format!("{e:#}"))) {
         Ok(wasm) => Ok(wasm),
         Err(e) => bail!("{e}"),
     }
@@ -89,14 +93,14 @@ fn text(out: Result<Vec<u8>, InvokeError>) -> Result<String> {
 }
 
 /// The trap a call ended with, or why it did not end with one.
-fn trap(out: Result<Vec<u8>, InvokeError>) -> Result<TrapInfo> {
+pub(crate) fn trap(out: Result<Vec<u8>, InvokeError>) -> Result<TrapInfo> {
     match out {
         Err(InvokeError::Trap(t)) => Ok(t),
         other => bail!("expected a trap, got {other:?}"),
     }
 }
 
-fn host_error(out: Result<Vec<u8>, InvokeError>, needle: &str) -> Result<()> {
+pub(crate) fn host_error(out: Result<Vec<u8>, InvokeError>, needle: &str) -> Result<()> {
     let t = trap(out)?;
     assert_eq!(t.code.as_deref(), Some(HOST_ERROR_TRAP_CODE), "{t:?}");
     assert!(
@@ -115,11 +119,11 @@ fn a_pdk_plugin_speaks_only_extism_and_links_its_imports() -> Result<()> {
     let p = load_suite(&rt)?;
     assert!(!p.linked().is_empty());
     for f in p.linked() {
-        let LinkedFn::Extism(e) = f else {
+        let Some(f @ LinkedFn::Extism(e)) = f.host() else {
             bail!("{f} is not an Extism function");
         };
         assert_eq!(f.module(), NAMESPACE);
-        assert_eq!(ExtismFn::lookup(NAMESPACE, e.name()), Some(*e));
+        assert_eq!(ExtismFn::lookup(NAMESPACE, e.name()), Some(e));
     }
     Ok(())
 }

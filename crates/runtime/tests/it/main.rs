@@ -7,6 +7,7 @@ mod cache;
 mod concurrency;
 mod events;
 mod extism;
+mod extism_user;
 #[cfg(feature = "http-client")]
 mod http;
 mod kv;
