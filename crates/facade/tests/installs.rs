@@ -5,6 +5,8 @@
 //! key, a publisher claiming another's key, no signature, an untrusted
 //! publisher, a revoked key, an ungranted capability, a grant beyond the
 //! request, a rollback, an upgrade asking for more, and a revoked plugin.
+//! An Extism plugin's `extism:host/user` imports link to the functions the
+//! host registered, granted by name like any capability.
 
 mod common;
 
@@ -13,6 +15,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use bitvault_plugins::abi::HttpGrant;
+use bitvault_plugins::extism::{UserFunction, UserFunctions, UserType, UserVal};
 use bitvault_plugins::extpoints::PolicyHook;
 use bitvault_plugins::extpoints::proto::policy_hook::v1::{
     Decision, EvaluateRequest, EvaluateResponse, Resource,
@@ -59,12 +62,16 @@ fn manifest(version: &str, module: &[u8], capabilities: Grants) -> Manifest {
 }
 
 fn world() -> Result<World> {
+    world_with(RuntimeConfig::new())
+}
+
+fn world_with(config: RuntimeConfig) -> Result<World> {
     let dir = tempfile::tempdir()?;
     let layout = dir.path().join("registry");
     let registry = Arc::new(LayoutRegistry::open(&layout)?);
     let store = Arc::new(RedbInstallStore::open(dir.path().join("installs.redb"))?);
     let host = PluginHost::new(
-        Runtime::new(RuntimeConfig::new())?,
+        Runtime::new(config)?,
         registry.clone(),
         store,
         Providers::default(),
@@ -443,5 +450,90 @@ fn the_install_store_survives_a_reopen() -> Result<()> {
     let installed = store.installed("tenant-a", "policy")?.expect("kept");
     assert_eq!(installed.version, "1.0.0");
     assert_eq!(store.audit_log(None)?.len(), 2);
+    Ok(())
+}
+
+/// A host whose runtime registers `lookup_user(id) -> text`, answering
+/// with the tenant and plugin it sees, and `record(entry)`, which keeps
+/// nothing.
+fn world_with_host_functions() -> Result<World> {
+    let lookup = UserFunction::new(
+        "lookup_user",
+        [UserType::I64],
+        [UserType::I64],
+        |call, args| {
+            let id = args[0]
+                .offset()
+                .and_then(|o| call.block(o))
+                .ok_or("no id")?;
+            let text = format!(
+                "user {} of {} seen by {}",
+                String::from_utf8_lossy(id),
+                call.tenant(),
+                call.plugin()
+            );
+            let block = call.new_block(text.as_bytes()).map_err(|e| e.to_string())?;
+            Ok(vec![UserVal::I64(block as i64)])
+        },
+    )?;
+    let record = UserFunction::new("record", [UserType::I64], [], |_, _| Ok(Vec::new()))?;
+    let mut user_functions = UserFunctions::new();
+    user_functions.register(lookup)?;
+    user_functions.register(record)?;
+    world_with(RuntimeConfig {
+        user_functions,
+        ..RuntimeConfig::new()
+    })
+}
+
+#[test]
+fn an_extism_plugin_reaches_registered_host_functions_only_as_granted() -> Result<()> {
+    let w = world_with_host_functions()?;
+    let module = common::plugin_wasm("extism_hostfns")?;
+    let mut requested = Grants::none();
+    requested.io = true;
+    requested.host_functions = vec!["lookup_user".into(), "record".into()];
+    let mut m = manifest("1.0.0", &module, requested.clone());
+    m.name = "hostfns".into();
+    m.extension_points = vec![];
+    let (bytes, sig) = sign(&m, &w.acme)?;
+    publish(
+        &*w.registry,
+        &bytes,
+        Some(&sig.to_canonical()),
+        &module,
+        &Quiet,
+    )?;
+    let mut request = InstallRequest::new("tenant-a", "hostfns@1.0.0".parse()?, "ada");
+
+    // A grant beyond the request names the extra function.
+    let mut wide = requested.clone();
+    wide.host_functions.push("delete_all".into());
+    request.grant = Grant::Exactly(wide);
+    let err = w.host.install(&request, &Quiet).unwrap_err();
+    assert_eq!(err.reason(), "grant_exceeds_request");
+    assert!(
+        err.to_string().contains("host function delete_all"),
+        "{err}"
+    );
+
+    // Granting only `lookup_user` refuses the module, naming `record`.
+    let mut narrow = requested.clone();
+    narrow.host_functions = vec!["lookup_user".into()];
+    request.grant = Grant::Exactly(narrow);
+    let err = w.host.install(&request, &Quiet).unwrap_err();
+    assert_eq!(err.reason(), "capability_not_granted");
+    assert!(err.to_string().contains("extism:host/user.record"), "{err}");
+
+    // As requested, it installs; the handler sees the installation's
+    // tenant and plugin.
+    request.grant = Grant::AsRequested;
+    w.host.install(&request, &Quiet)?;
+    let plugin = w.host.plugin("tenant-a", "hostfns")?;
+    let out = plugin.call(|p, inv| Ok(p.prepared().invoke("greet", &b"7"[..], &inv.call)))?;
+    assert_eq!(
+        out.result.map_err(|e| anyhow::anyhow!("{e}"))?,
+        b"Hello, user 7 of tenant-a seen by hostfns!"
+    );
     Ok(())
 }
