@@ -30,8 +30,9 @@
 //! - **Only checked addresses.** Each hop's URL is checked with
 //!   [`Allowlist::check_url`] (or [`Allowlist::check_redirect_as`]), its
 //!   host resolved once through the caller's [`Resolver`] by
-//!   [`Allowlist::resolve_checked`], and the TCP connection goes to one of
-//!   the returned socket addresses, tried in order, and to nothing else: the
+//!   [`Allowlist::resolve_checked_by`], which answers by the exchange's
+//!   time bound, and the TCP connection goes to one of the returned socket
+//!   addresses, tried in order, and to nothing else: the
 //!   client never resolves a name itself, uses no proxy and reads no
 //!   environment variable. The request line and `Host` header are built from
 //!   the checked [`Target`], never from the caller's string; for `https` the
@@ -78,10 +79,6 @@
 //! the misuse is documented rather than detected.
 //!
 //! # Not done yet
-//! - Resolution runs on the calling thread through [`Resolver`], which has
-//!   no timeout: the deadline is checked before and after it, but a
-//!   resolver that blocks (such as [`SystemResolver`](crate::net::SystemResolver))
-//!   is bounded only by its own timeouts.
 //! - Connection attempts share one time bound: a checked address that
 //!   never answers can use it all before the next one is tried.
 //! - HTTP/1.1 only (no HTTP/2), no response decompression, no cookies, no
@@ -353,9 +350,14 @@ impl HttpClient {
         let mut hop: u32 = 0;
         loop {
             bound.check(Phase::Resolve)?;
-            let addrs = policy
-                .resolve_checked(&target, resolver)
-                .map_err(|source| HttpError::Policy { hop, source })?;
+            let addrs = match policy.resolve_checked_by(&target, resolver, bound.end) {
+                Ok(addrs) => addrs,
+                Err(source) => {
+                    // A lookup cut off by the bound is the bound's error.
+                    bound.check(Phase::Resolve)?;
+                    return Err(HttpError::Policy { hop, source });
+                }
+            };
             bound.check(Phase::Resolve)?;
             let outcome = self.run_hop(Hop {
                 addrs,

@@ -95,7 +95,7 @@ use std::net::{IpAddr, SocketAddr};
 pub use addr::{AddrClass, AddrRange, METADATA_ADDRS, canonical, classify};
 pub use error::{MAX_ERROR_TEXT, NetError, OriginProblem, RangeProblem, Refusal};
 pub use origin::{Host, Method, Origin, Scheme};
-pub use resolve::{Resolver, StubResolver, SystemResolver};
+pub use resolve::{MAX_SYSTEM_LOOKUPS, Resolver, StubResolver, SystemResolver};
 /// The URL type of [`Target::url`] and the parse error inside
 /// [`NetError::BadUrl`], from the `url` crate.
 pub use url::{ParseError as UrlParseError, Url};
@@ -272,10 +272,35 @@ impl Allowlist {
         target: &Target,
         resolver: &dyn Resolver,
     ) -> Result<Vec<SocketAddr>, NetError> {
+        self.resolve_checked_with(target, |name, port| resolver.resolve(name, port))
+    }
+
+    /// As [`Allowlist::resolve_checked`], with the lookup answering by
+    /// `deadline` ([`Resolver::resolve_by`]).
+    ///
+    /// # Errors
+    /// As [`Allowlist::resolve_checked`]; a lookup still running at the
+    /// deadline is [`NetError::Resolve`] of kind `TimedOut`.
+    pub fn resolve_checked_by(
+        &self,
+        target: &Target,
+        resolver: &dyn Resolver,
+        deadline: std::time::Instant,
+    ) -> Result<Vec<SocketAddr>, NetError> {
+        self.resolve_checked_with(target, |name, port| {
+            resolver.resolve_by(name, port, deadline)
+        })
+    }
+
+    fn resolve_checked_with(
+        &self,
+        target: &Target,
+        resolve: impl FnOnce(&str, u16) -> Result<Vec<IpAddr>, NetError>,
+    ) -> Result<Vec<SocketAddr>, NetError> {
         let addrs = match &target.host {
             Host::Ip(ip) => vec![*ip],
             Host::Domain(name) => {
-                let found = resolver.resolve(name, target.port)?;
+                let found = resolve(name, target.port)?;
                 if found.is_empty() {
                     return Err(NetError::NoAddresses {
                         host: excerpt(name),

@@ -5,7 +5,10 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 use super::error::{NetError, excerpt};
 
@@ -22,29 +25,124 @@ pub trait Resolver: Send + Sync {
     /// # Errors
     /// [`NetError::Resolve`] when the lookup fails.
     fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, NetError>;
+
+    /// As [`Resolver::resolve`], answering by `deadline`: a lookup still
+    /// running then fails with [`NetError::Resolve`] of kind `TimedOut`.
+    /// The default calls [`Resolver::resolve`], which suits resolvers that
+    /// answer without blocking (a stub, a cache); resolvers that block
+    /// override it.
+    ///
+    /// # Errors
+    /// As [`Resolver::resolve`].
+    fn resolve_by(
+        &self,
+        host: &str,
+        port: u16,
+        deadline: Instant,
+    ) -> Result<Vec<IpAddr>, NetError> {
+        let _ = deadline;
+        self.resolve(host, port)
+    }
 }
+
+/// System lookups running at once, at most, counting those whose caller
+/// stopped waiting; the next one fails at once instead of starting a
+/// thread.
+pub const MAX_SYSTEM_LOOKUPS: usize = 64;
+
+/// System lookups running now.
+static SYSTEM_LOOKUPS: AtomicUsize = AtomicUsize::new(0);
 
 /// The operating system's resolver, through `std`'s `ToSocketAddrs`
 /// (`getaddrinfo` on unix): `/etc/hosts`, the configured DNS servers and
 /// search domains.
 ///
-/// The lookup blocks and has no timeout of its own. The scoped-HTTP host
-/// functions must bound it by the invocation's remaining deadline (run it
-/// on a worker and stop waiting when the deadline passes); this type does
-/// not. A search domain may expand a name into another one; whatever it
-/// resolves to is still checked address by address.
+/// `getaddrinfo` blocks and has no timeout but the system's own, so
+/// [`Resolver::resolve_by`] runs it on a thread of its own and stops
+/// waiting at the deadline: the caller gets `TimedOut` on time, and the
+/// abandoned lookup ends on the system's timeouts. At most
+/// [`MAX_SYSTEM_LOOKUPS`] run at once. A search domain may expand a name
+/// into another one; whatever it resolves to is still checked address by
+/// address.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemResolver;
 
+fn system_lookup(host: &str, port: u16) -> Result<Vec<IpAddr>, NetError> {
+    (host, port)
+        .to_socket_addrs()
+        .map(|addrs| addrs.map(|a| a.ip()).collect())
+        .map_err(|source| NetError::Resolve {
+            host: excerpt(host),
+            source,
+        })
+}
+
 impl Resolver for SystemResolver {
     fn resolve(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, NetError> {
-        (host, port)
-            .to_socket_addrs()
-            .map(|addrs| addrs.map(|a| a.ip()).collect())
-            .map_err(|source| NetError::Resolve {
-                host: excerpt(host),
-                source,
-            })
+        system_lookup(host, port)
+    }
+
+    fn resolve_by(
+        &self,
+        host: &str,
+        port: u16,
+        deadline: Instant,
+    ) -> Result<Vec<IpAddr>, NetError> {
+        on_worker(host, port, deadline, system_lookup)
+    }
+}
+
+fn resolve_error(host: &str, kind: io::ErrorKind, message: &str) -> NetError {
+    NetError::Resolve {
+        host: excerpt(host),
+        source: io::Error::new(kind, message.to_owned()),
+    }
+}
+
+/// Runs `lookup` on a thread of its own and waits for it until `deadline`.
+fn on_worker(
+    host: &str,
+    port: u16,
+    deadline: Instant,
+    lookup: fn(&str, u16) -> Result<Vec<IpAddr>, NetError>,
+) -> Result<Vec<IpAddr>, NetError> {
+    let timed_out = || resolve_error(host, io::ErrorKind::TimedOut, "no answer by the deadline");
+    let Some(wait) = deadline.checked_duration_since(Instant::now()) else {
+        return Err(timed_out());
+    };
+    if SYSTEM_LOOKUPS.fetch_add(1, Ordering::AcqRel) >= MAX_SYSTEM_LOOKUPS {
+        SYSTEM_LOOKUPS.fetch_sub(1, Ordering::AcqRel);
+        return Err(resolve_error(
+            host,
+            io::ErrorKind::WouldBlock,
+            "too many lookups in flight",
+        ));
+    }
+    let (tx, rx) = mpsc::sync_channel(1);
+    let name = host.to_owned();
+    let spawned = std::thread::Builder::new()
+        .name("bitvault-resolve".into())
+        .spawn(move || {
+            let answer = lookup(&name, port);
+            SYSTEM_LOOKUPS.fetch_sub(1, Ordering::AcqRel);
+            // The caller may have stopped waiting; the answer is dropped.
+            let _ = tx.send(answer);
+        });
+    if let Err(source) = spawned {
+        SYSTEM_LOOKUPS.fetch_sub(1, Ordering::AcqRel);
+        return Err(NetError::Resolve {
+            host: excerpt(host),
+            source,
+        });
+    }
+    match rx.recv_timeout(wait) {
+        Ok(answer) => answer,
+        Err(RecvTimeoutError::Timeout) => Err(timed_out()),
+        Err(RecvTimeoutError::Disconnected) => Err(resolve_error(
+            host,
+            io::ErrorKind::Other,
+            "the lookup ended without an answer",
+        )),
     }
 }
 
@@ -121,5 +219,60 @@ impl Resolver for StubResolver {
                 source: io::Error::new(io::ErrorKind::NotFound, "no stub answer for this name"),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    fn slow(_: &str, _: u16) -> Result<Vec<IpAddr>, NetError> {
+        std::thread::sleep(Duration::from_millis(1500));
+        Ok(vec![IpAddr::V4(Ipv4Addr::LOCALHOST)])
+    }
+
+    fn fast(_: &str, _: u16) -> Result<Vec<IpAddr>, NetError> {
+        Ok(vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))])
+    }
+
+    #[test]
+    fn a_lookup_on_a_worker_answers_by_the_deadline() {
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(100);
+        match on_worker("slow.example", 443, deadline, slow) {
+            Err(NetError::Resolve { source, .. }) => {
+                assert_eq!(source.kind(), io::ErrorKind::TimedOut)
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        // Well before the lookup itself would have ended.
+        assert!(start.elapsed() < Duration::from_millis(1200));
+        let answer = on_worker(
+            "fast.example",
+            443,
+            Instant::now() + Duration::from_secs(5),
+            fast,
+        );
+        assert_eq!(
+            answer.ok(),
+            Some(vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))])
+        );
+        // A deadline already passed starts nothing.
+        let past = Instant::now() - Duration::from_millis(1);
+        assert!(matches!(
+            on_worker("fast.example", 443, past, fast),
+            Err(NetError::Resolve { .. })
+        ));
+    }
+
+    #[test]
+    fn the_system_resolver_answers_for_localhost_by_a_deadline() {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let addrs = SystemResolver
+            .resolve_by("localhost", 80, deadline)
+            .expect("localhost resolves");
+        assert!(addrs.iter().all(IpAddr::is_loopback), "{addrs:?}");
     }
 }
