@@ -292,3 +292,27 @@ async fn fetch_from_async_code_runs_its_requests_on_the_embedders_runtime() -> R
     assert_eq!(server.connections(), 32);
     Ok(())
 }
+
+#[test]
+fn a_pdk_plugin_that_panics_traps_with_the_panic_message() -> Result<()> {
+    // The broken fixture's auth provider asserts on an empty token; an
+    // empty request is an empty token.
+    let p = load("broken", &Grants::core())?;
+    match p
+        .invoke("auth_provider_v1_authenticate", Vec::new(), &ctx())
+        .result
+    {
+        Err(InvokeError::Trap(t)) => {
+            assert_eq!(t.code.as_deref(), Some("unreachable_code_reached"));
+            assert!(
+                t.message.ends_with(
+                    "; the plugin's error message: panicked at broken/src/lib.rs:118:9: empty token"
+                ),
+                "{}",
+                t.message
+            );
+        }
+        other => anyhow::bail!("expected a trap, got {other:?}"),
+    }
+    Ok(())
+}

@@ -29,7 +29,11 @@
 //! `() -> i32` that reads the request, calls `shout`, and writes the
 //! response, or on `Err` passes the message to `set_error` and returns the
 //! error's code. Nothing about pointers, lengths or allocation shows in a
-//! plugin: the SDK copies data into Rust values.
+//! plugin: the SDK copies data into Rust values. A panic still ends the
+//! call as a `trap` (build with `panic = "abort"`), but the entry point
+//! first passes its message and location to `set_error`, so the host's
+//! trap outcome reads `…; the plugin's error message: panicked at
+//! src/lib.rs:10:5: …`.
 //!
 //! # Testing natively
 //! On targets other than wasm (where the module [`testing`] exists) the
@@ -176,6 +180,7 @@ impl IntoOutput for () {
 /// the response or reports the error. Returns the export's result code.
 /// [`export!`] calls this; plugins need not.
 pub fn run<I: FromInput, O: IntoOutput>(f: impl FnOnce(I) -> Result<O, Error>) -> i32 {
+    report_panics();
     let result = I::from_input(input()).and_then(f);
     match result {
         Ok(out) => match output(&out.into_output()) {
@@ -188,6 +193,34 @@ pub fn run<I: FromInput, O: IntoOutput>(f: impl FnOnce(I) -> Result<O, Error>) -
             e.code
         }
     }
+}
+
+/// The most bytes of a panic's message passed to the host: within the
+/// host's smallest default bound on error messages (4 KiB).
+#[cfg(target_family = "wasm")]
+const PANIC_MESSAGE_BYTES: usize = 1024;
+
+/// On wasm, makes a panic's message (`panicked at src/lib.rs:10:5: …`,
+/// on one line)
+/// the call's error message before the module traps, so that the host's
+/// `trap` outcome carries it. [`run`] installs it; every instance is
+/// fresh, so it is installed once per call.
+fn report_panics() {
+    #[cfg(target_family = "wasm")]
+    std::panic::set_hook(Box::new(|info| {
+        let text = match (info.location(), info.payload_as_str()) {
+            (Some(at), Some(m)) => format!("panicked at {at}: {m}"),
+            (Some(at), None) => format!("panicked at {at}"),
+            (None, Some(m)) => format!("panicked: {m}"),
+            (None, None) => "panicked".to_owned(),
+        };
+        let mut end = text.len().min(PANIC_MESSAGE_BYTES);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        // Nothing more can be done for a message the host refuses.
+        let _ = set_error(&text[..end]);
+    }));
 }
 
 /// Exports `fn(Input) -> Result<Output, Error>` handlers as plugin entry

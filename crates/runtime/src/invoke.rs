@@ -403,7 +403,17 @@ pub(crate) fn invoke(p: &Prepared, export: &str, input: Bytes, ctx: &CallContext
                 frames: Vec::new(),
             }),
         }),
-        Err(Failure::Runtime(err)) => Err(classify(err, &limits, exhausted, &ceilings)),
+        Err(Failure::Runtime(err)) => Err(match classify(err, &limits, exhausted, &ceilings) {
+            // A guest that set an error message before trapping (the
+            // Rust PDK does on a panic) had something to say about it.
+            InvokeError::Trap(mut t) => {
+                if let Some(m) = env.as_mut(&mut store).error_message.take() {
+                    t.message = format!("{}; the plugin's error message: {m}", t.message);
+                }
+                InvokeError::Trap(t)
+            }
+            other => other,
+        }),
     };
     metrics.wall = started.elapsed();
     if let Err(e) = &result {

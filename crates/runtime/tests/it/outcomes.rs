@@ -344,6 +344,36 @@ fn unreachable_is_a_trap_with_a_backtrace() -> Result<()> {
 }
 
 #[test]
+fn a_trap_carries_the_error_message_the_guest_set_before_it() -> Result<()> {
+    let rt = runtime();
+    let p = load(
+        &rt,
+        r#"
+        (module
+          (import "bitvault_v1" "set_error" (func $set_error (param i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 16) "index out of range")
+          (func (export "boom") (result i32)
+            (drop (call $set_error (i32.const 16) (i32.const 18)))
+            unreachable))
+        "#,
+    )?;
+    match p.invoke("boom", Vec::new(), &ctx()).result.unwrap_err() {
+        InvokeError::Trap(t) => {
+            assert_eq!(t.code.as_deref(), Some("unreachable_code_reached"));
+            assert!(
+                t.message
+                    .ends_with("; the plugin's error message: index out of range"),
+                "{}",
+                t.message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    Ok(())
+}
+
+#[test]
 fn output_flood_hits_the_output_limit() -> Result<()> {
     let rt = runtime();
     let p = load(
