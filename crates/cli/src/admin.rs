@@ -82,17 +82,22 @@ pub struct State {
     store: Arc<RedbInstallStore>,
 }
 
+/// How long a command waits for a store another command holds open (the
+/// install store, the kv store) before giving up.
+pub const STORE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl State {
     /// Opens the state in `home`, creating the directory and the install
-    /// store if missing. The store is locked while the state is open.
+    /// store if missing. The store is locked while the state is open; a
+    /// command run while another holds it waits up to [`STORE_WAIT`].
     ///
     /// # Errors
     /// When the directory cannot be created or the store cannot be opened
-    /// (another process holds it, another schema).
+    /// (another process still holds it, another schema).
     pub fn open(home: &Path) -> Result<State> {
         std::fs::create_dir_all(home)
             .with_context(|| format!("cannot create the home directory `{}`", home.display()))?;
-        let store = RedbInstallStore::open(home.join("installs.redb"))?;
+        let store = RedbInstallStore::open_waiting(home.join("installs.redb"), STORE_WAIT)?;
         Ok(State {
             home: home.to_path_buf(),
             store: Arc::new(store),

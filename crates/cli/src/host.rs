@@ -160,7 +160,7 @@ impl GrantArgs {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the kv directory `{}`", dir.display()))?;
         let path = dir.join("kv.redb");
-        let store = RedbKv::open(&path)
+        let store = RedbKv::open_waiting(&path, crate::admin::STORE_WAIT)
             .with_context(|| format!("cannot open the kv store `{}`", path.display()))?;
         ctx.with_kv(Arc::new(store), KvQuotas::standard(), None)
             .context("cannot bind the plugin's kv namespace")

@@ -50,7 +50,7 @@ pub fn invoke(args: &Args) -> Result<u8> {
     let home = args.registry.home().dir()?;
     let state = State::open(&home)?;
     let kv_path = home.join("kv.redb");
-    let kv = RedbKv::open(&kv_path)
+    let kv = RedbKv::open_waiting(&kv_path, crate::admin::STORE_WAIT)
         .with_context(|| format!("cannot open the kv store `{}`", kv_path.display()))?;
     let providers = Providers {
         kv: Some((Arc::new(kv), KvQuotas::standard())),

@@ -627,3 +627,34 @@ fn pull_checks_every_digest_and_registry_errors_exit_32() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn a_command_waits_while_another_holds_the_install_store() -> Result<()> {
+    let home = Home::new()?;
+    home.run(&["list-installed", "--json"])?.ok()?;
+    let held = bitvault_plugins::registry::RedbInstallStore::open(
+        home.path("home").join("installs.redb"),
+    )?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bitvault-plugin"))
+        .args(["list-installed", "--json"])
+        .env("BITVAULT_HOME", home.path("home"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let waited = child.try_wait()?.is_none();
+    drop(held);
+    let out = child.wait_with_output()?;
+    ensure!(
+        waited,
+        "the command ended while the store was held: {out:?}"
+    );
+    ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    ensure!(v["ok"] == true, "{v}");
+    Ok(())
+}

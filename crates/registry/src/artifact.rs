@@ -412,6 +412,7 @@ fn catalog_entry(
         ("events", c.events.is_some()),
         ("stdio", c.stdio),
         ("http", c.http.is_some()),
+        ("host_functions", !c.host_functions.is_empty()),
     ]
     .into_iter()
     .filter(|(_, on)| *on)

@@ -175,6 +175,12 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// The file is open in another process, or by another store in this
+    /// one (it is locked while open).
+    InUse {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file was written in another schema.
     Schema {
         /// The schema found.
@@ -198,6 +204,11 @@ impl fmt::Display for StoreError {
                     path.display()
                 )
             }
+            StoreError::InUse { path } => write!(
+                f,
+                "the install store {} is in use by another process",
+                path.display()
+            ),
             StoreError::Schema { found, expected } => write!(
                 f,
                 "the install store has schema {found}; this build reads schema {expected}"
@@ -325,16 +336,44 @@ fn install_key(tenant: &str, name: &str) -> String {
 }
 
 impl RedbInstallStore {
+    /// [`RedbInstallStore::open`], waiting up to `wait` while another
+    /// process has the store open (a command-line tool run twice at once),
+    /// trying again every 50 ms.
+    ///
+    /// # Errors
+    /// As [`RedbInstallStore::open`]; [`StoreError::InUse`] when the store
+    /// is still in use after `wait`.
+    pub fn open_waiting(
+        path: impl AsRef<Path>,
+        wait: std::time::Duration,
+    ) -> Result<RedbInstallStore, StoreError> {
+        let until = std::time::Instant::now() + wait;
+        loop {
+            match RedbInstallStore::open(path.as_ref()) {
+                Err(StoreError::InUse { .. }) if std::time::Instant::now() < until => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Opens the store at `path`, creating it if it does not exist.
     ///
     /// # Errors
+    /// [`StoreError::InUse`] when another store has it open,
     /// [`StoreError::Open`], or [`StoreError::Schema`] for a file of
     /// another schema.
     pub fn open(path: impl AsRef<Path>) -> Result<RedbInstallStore, StoreError> {
         let path = path.as_ref();
-        let db = Database::create(path).map_err(|e| StoreError::Open {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                path: path.to_path_buf(),
+            },
+            e => StoreError::Open {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            },
         })?;
         let txn = db.begin_write().map_err(storage("begin"))?;
         {
@@ -559,6 +598,34 @@ mod tests {
             }
             other => panic!("expected a schema refusal, got {other:?}"),
         }
+        Ok(())
+    }
+
+    #[test]
+    fn an_open_store_is_in_use_until_closed_and_a_waiting_open_gets_it()
+    -> Result<(), Box<dyn std::error::Error>> {
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("installs.redb");
+        let first = RedbInstallStore::open(&path)?;
+        assert!(matches!(
+            RedbInstallStore::open(&path),
+            Err(StoreError::InUse { .. })
+        ));
+        let start = Instant::now();
+        let err = RedbInstallStore::open_waiting(&path, Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(err, StoreError::InUse { .. }), "{err}");
+        assert!(start.elapsed() >= Duration::from_millis(200));
+        assert!(
+            err.to_string().contains("in use by another process"),
+            "{err}"
+        );
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            drop(first);
+        });
+        RedbInstallStore::open_waiting(&path, Duration::from_secs(10))?;
+        closer.join().map_err(|_| "the closing thread panicked")?;
         Ok(())
     }
 

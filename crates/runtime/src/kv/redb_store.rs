@@ -60,11 +60,36 @@ impl RedbKv {
     /// it was written in another format; [`KvError::Storage`] if setting up
     /// its tables fails.
     pub fn open(path: impl AsRef<Path>) -> Result<RedbKv, KvError> {
+        RedbKv::open_waiting(path.as_ref(), std::time::Duration::ZERO)
+    }
+
+    /// [`RedbKv::open`], waiting up to `wait` while another process has the
+    /// file open (a command-line tool run twice at once), trying again
+    /// every 50 ms.
+    ///
+    /// # Errors
+    /// As [`RedbKv::open`].
+    pub fn open_waiting(
+        path: impl AsRef<Path>,
+        wait: std::time::Duration,
+    ) -> Result<RedbKv, KvError> {
         let path = path.as_ref().to_path_buf();
-        let db = Database::create(&path).map_err(|e| KvError::Open {
-            path: path.clone(),
-            source: Box::new(e),
-        })?;
+        let until = std::time::Instant::now() + wait;
+        let db = loop {
+            match Database::create(&path) {
+                Err(redb::DatabaseError::DatabaseAlreadyOpen)
+                    if std::time::Instant::now() < until =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => {
+                    break other.map_err(|e| KvError::Open {
+                        path: path.clone(),
+                        source: Box::new(e),
+                    })?;
+                }
+            }
+        };
         let txn = begin_write(&db)?;
         {
             txn.open_table(DATA)
