@@ -969,8 +969,13 @@ pub fn new_project(args: &NewArgs) -> Result<u8> {
         }))?;
     } else {
         let mut out = format!(
-            "created {}, a {} plugin for {} (from {}), in {}:\n",
+            "created {}, {} {} plugin for {} (from {}), in {}:\n",
             args.name,
+            if args.lang == Lang::Assemblyscript {
+                "an"
+            } else {
+                "a"
+            },
             args.lang.title(),
             project.point.name(),
             project.reference,

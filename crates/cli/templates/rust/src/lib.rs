@@ -1,7 +1,7 @@
 //! linenum: a content transform in Rust, on the BitVault PDK, that numbers
 //! the lines of a plain text (extension point `content_transform`,
-//! capability `io`). The same transform as the Zig reference plugin
-//! `plugins/zig/linenum`.
+//! capability `io`). The same transform as the reference Zig plugin of
+//! BitVault Plugins (in its `plugins/zig/`), on the PDK.
 //!
 //! `content_transform_v1_transform`: TransformRequest -> TransformResponse.
 //!
