@@ -97,12 +97,17 @@ impl World {
     /// Publishes the policy plugin at `version`, signed with `key`.
     fn publish(&self, version: &str, key: &SigningKey, caps: Grants) -> Result<()> {
         let module = common::plugin_wasm("policy")?;
-        let (bytes, sig) = sign(&manifest(version, &module, caps), key)?;
+        self.publish_signed(&manifest(version, &module, caps), &module, key)
+    }
+
+    /// Publishes `module` with manifest `m`, signed with `key`.
+    fn publish_signed(&self, m: &Manifest, module: &[u8], key: &SigningKey) -> Result<()> {
+        let (bytes, sig) = sign(m, key)?;
         publish(
             &*self.registry,
             &bytes,
             Some(&sig.to_canonical()),
-            &module,
+            module,
             &Quiet,
         )?;
         Ok(())
@@ -213,13 +218,10 @@ fn wrong_keys_unsigned_and_untrusted_publishers_are_refused() -> Result<()> {
     let w = world()?;
     let module = common::plugin_wasm("policy")?;
     // Globex's key claiming to sign for acme.
-    let (bytes, sig) = sign(&manifest("1.0.0", &module, Grants::core()), &w.globex)?;
-    publish(
-        &*w.registry,
-        &bytes,
-        Some(&sig.to_canonical()),
+    w.publish_signed(
+        &manifest("1.0.0", &module, Grants::core()),
         &module,
-        &Quiet,
+        &w.globex,
     )?;
     assert_eq!(
         reason(w.install("tenant-a", "policy@1.0.0")),
@@ -238,14 +240,7 @@ fn wrong_keys_unsigned_and_untrusted_publishers_are_refused() -> Result<()> {
     // A publisher the tenant does not trust.
     let mut m = manifest("1.0.3", &module, Grants::core());
     m.publisher = "initech.example".into();
-    let (bytes, sig) = sign(&m, &w.acme)?;
-    publish(
-        &*w.registry,
-        &bytes,
-        Some(&sig.to_canonical()),
-        &module,
-        &Quiet,
-    )?;
+    w.publish_signed(&m, &module, &w.acme)?;
     assert_eq!(
         reason(w.install("tenant-a", "policy@1.0.3")),
         "untrusted_publisher"
@@ -496,14 +491,7 @@ fn an_extism_plugin_reaches_registered_host_functions_only_as_granted() -> Resul
     let mut m = manifest("1.0.0", &module, requested.clone());
     m.name = "hostfns".into();
     m.extension_points = vec![];
-    let (bytes, sig) = sign(&m, &w.acme)?;
-    publish(
-        &*w.registry,
-        &bytes,
-        Some(&sig.to_canonical()),
-        &module,
-        &Quiet,
-    )?;
+    w.publish_signed(&m, &module, &w.acme)?;
     let mut request = InstallRequest::new("tenant-a", "hostfns@1.0.0".parse()?, "ada");
 
     // A grant beyond the request names the extra function.

@@ -28,7 +28,8 @@ extern "ExtismHost" {
 
 #[plugin_fn]
 pub fn greet(id: String) -> FnResult<String> {
-    // SAFETY: the import's signature is the PDK's own for these types.
+    // SAFETY: admission links `lookup_user` only with exactly the signature
+    // the PDK declares, and the call passes PDK-managed memory handles.
     let name = unsafe { lookup_user(id)? };
     Ok(format!("Hello, {name}!"))
 }
