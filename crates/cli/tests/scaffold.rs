@@ -457,6 +457,28 @@ fn a_rust_scaffold_builds_conforms_and_runs() -> Result<()> {
     check("rust", "linenum")
 }
 
+/// The generated Rust source is as `rustfmt` writes it, whatever the
+/// name's length (the name appears in it).
+#[test]
+fn a_rust_scaffold_is_rustfmt_clean_for_short_and_long_names() -> Result<()> {
+    if !succeeds(Command::new("rustfmt").arg("--version")) {
+        ensure!(std::env::var_os("CI").is_none(), "rustfmt is missing");
+        eprintln!("skipping: rustfmt is missing");
+        return Ok(());
+    }
+    let tmp = tempfile::tempdir()?;
+    for name in ["x", &format!("long-{}", "n".repeat(59))] {
+        let dir = tmp.path().join(name);
+        scaffold(name, "rust", &dir)?;
+        let out = Command::new("rustfmt")
+            .args(["--edition", "2024", "--check", "src/lib.rs"])
+            .current_dir(&dir)
+            .output()?;
+        ensure!(out.status.success(), "{name}: {}", text(&out));
+    }
+    Ok(())
+}
+
 #[test]
 fn new_refuses_a_directory_that_is_not_empty_and_a_bad_name() -> Result<()> {
     let tmp = tempfile::tempdir()?;

@@ -33,6 +33,8 @@ use bitvault_pdk::points::proto::content_transform::v1::{TransformRequest, Trans
 const MAX_START: u64 = 1_000_000_000;
 /// The longest `separator`, in bytes.
 const MAX_SEPARATOR: usize = 64;
+/// The plugin's name, in its messages.
+const NAME: &str = "linenum";
 
 /// The plugin: numbers the lines of a text.
 pub struct LineNumbers;
@@ -40,7 +42,10 @@ pub struct LineNumbers;
 impl ContentTransform for LineNumbers {
     fn transform(req: TransformRequest) -> Result<TransformResponse, Error> {
         if !accepts_media_type(&req.media_type) {
-            return Err(Error::new(22, "linenum transforms text/plain (UTF-8) only"));
+            return Err(Error::new(
+                22,
+                format!("{NAME} transforms text/plain (UTF-8) only"),
+            ));
         }
         let start = parse_start(req.parameters.get("start").map(String::as_str))?;
         let separator = req.parameters.get("separator").map_or("\t", String::as_str);
