@@ -81,6 +81,12 @@ pub fn subjects(dir: &Path) -> std::io::Result<Vec<(Subject, Vec<Point>)>> {
                 .config("deny_paths", "tmp/**, *.exe"),
             vec![Point::PolicyHook],
         ),
+        // Built with the Extism Rust PDK: the same suite through the
+        // Extism kernel.
+        (
+            Subject::new("extism-policy", read("extism_policy")?).config("max_size", "10485760"),
+            vec![Point::PolicyHook],
+        ),
         (
             Subject::new("pathcount", read("pathcount")?).topics(&["pathcount.*"]),
             vec![Point::EventHandler],
