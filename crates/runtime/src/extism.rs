@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 
 use bitvault_abi::{CapabilityKind, Signature, ValType};
 
-pub use crate::extism_host::UserCall;
+pub use crate::extism_host::{UserCall, UserCallError};
 
 /// The import module of the Extism kernel and host functions.
 pub const NAMESPACE: &str = "extism:host/env";
