@@ -28,10 +28,12 @@ pub fn policy_hook_v1_evaluate(input: Vec<u8>) -> FnResult<Vec<u8>> {
     let req = EvaluateRequest::decode(input.as_slice())
         .map_err(|e| refuse(2, format!("the request is not an EvaluateRequest: {e}")))?;
     let max_size = match config::get("max_size")? {
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| refuse(30, format!("config `max_size` = `{v}`: not a number of bytes")))?,
+        Some(v) => v.trim().parse::<u64>().map_err(|_| {
+            refuse(
+                30,
+                format!("config `max_size` = `{v}`: not a number of bytes"),
+            )
+        })?,
         None => DEFAULT_MAX_SIZE,
     };
     let response = match &req.resource {
