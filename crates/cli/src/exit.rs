@@ -28,6 +28,11 @@ pub const ADMISSION_REFUSED: u8 = 31;
 /// message and in the `--json` object's `error.reason`.
 pub const REGISTRY_ERROR: u8 = 32;
 
+/// `release` ran the conformance suites of the manifest's extension
+/// points and a case failed: nothing was signed or pushed. The failed
+/// cases are in the message and in the `--json` object's `error.failed`.
+pub const CONFORMANCE_FAILED: u8 = 33;
+
 /// The exit status of a failure of `kind`. Codes 10 to 21, in
 /// [`ErrorKind::ALL`] order.
 pub const fn code(kind: ErrorKind) -> u8 {
@@ -63,6 +68,7 @@ mod tests {
             PACKAGE_REFUSED,
             ADMISSION_REFUSED,
             REGISTRY_ERROR,
+            CONFORMANCE_FAILED,
         ];
         for c in codes {
             assert!(!others.contains(&c));

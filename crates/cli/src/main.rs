@@ -40,6 +40,7 @@ mod invoke;
 mod json;
 mod package;
 mod registry_cmds;
+mod release;
 mod run;
 mod scaffold;
 
@@ -107,6 +108,9 @@ enum Command {
     /// command in JavaScript or Python) that builds, passes its point's
     /// conformance suite and runs as generated.
     New(scaffold::NewArgs),
+    /// Build a plugin project, run its points' conformance suites under its
+    /// manifest's grant and limits, sign it and push it, in one command.
+    Release(release::Args),
 }
 
 fn main() -> ExitCode {
@@ -133,6 +137,7 @@ fn main() -> ExitCode {
         Command::Invoke(args) => invoke::invoke(args),
         Command::Demo(args) => demo::demo(args),
         Command::New(args) => scaffold::new_project(args),
+        Command::Release(args) => release::release(args),
     };
     match status {
         Ok(code) => ExitCode::from(code),

@@ -67,19 +67,19 @@ pub struct VerifyArgs {
 /// What `sign` reads: a manifest without the fields the tool fills in.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ManifestSource {
-    name: String,
-    version: String,
+pub(crate) struct ManifestSource {
+    pub(crate) name: String,
+    pub(crate) version: String,
     publisher: String,
     #[serde(default)]
     description: String,
     #[serde(default)]
-    extension_points: Vec<String>,
+    pub(crate) extension_points: Vec<String>,
     #[serde(default)]
     event_types: Vec<String>,
-    capabilities: Grants,
+    pub(crate) capabilities: Grants,
     #[serde(default)]
-    limits: Option<Limits>,
+    pub(crate) limits: Option<Limits>,
 }
 
 fn write_new(path: &Path, contents: &[u8], private: bool) -> Result<()> {
@@ -146,15 +146,67 @@ pub fn keygen(args: &KeygenArgs) -> Result<u8> {
 /// Host errors: unreadable files, a manifest source or key that does not
 /// parse, a manifest field out of its rules, files that cannot be written.
 pub fn sign_package(args: &SignArgs) -> Result<u8> {
-    let text = std::fs::read_to_string(&args.manifest)
-        .with_context(|| format!("cannot read `{}`", args.manifest.display()))?;
-    let source: ManifestSource = toml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: {}", args.manifest.display(), e.message()))?;
+    let source = read_source(&args.manifest)?;
     let module = std::fs::read(&args.module)
         .with_context(|| format!("cannot read `{}`", args.module.display()))?;
-    let key_text = std::fs::read_to_string(&args.key)
-        .with_context(|| format!("cannot read `{}`", args.key.display()))?;
-    let key = read_private_key(&key_text).with_context(|| format!("`{}`", args.key.display()))?;
+    let signed = sign_into(source, &module, &args.key, &args.out)?;
+    if args.json {
+        crate::host::print_json(&json!({
+            "ok": true,
+            "manifest": signed.manifest_path.display().to_string(),
+            "signature": signed.signature_path.display().to_string(),
+            "key": signed.key,
+            "module_sha256": signed.manifest.module.sha256,
+        }))?;
+    } else {
+        println!(
+            "signed {}-{} as {} with {}\n{}\n{}",
+            signed.manifest.name,
+            signed.manifest.version,
+            signed.manifest.publisher,
+            signed.key,
+            signed.manifest_path.display(),
+            signed.signature_path.display()
+        );
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// Reads a manifest source (`manifest.toml`).
+///
+/// # Errors
+/// A file that cannot be read or is not a manifest source.
+pub(crate) fn read_source(path: &Path) -> Result<ManifestSource> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))
+}
+
+/// A package `sign` wrote.
+pub(crate) struct Signed {
+    pub(crate) manifest: Manifest,
+    pub(crate) manifest_path: PathBuf,
+    pub(crate) signature_path: PathBuf,
+    /// The signing key's fingerprint.
+    pub(crate) key: String,
+}
+
+/// Signs `module` with the manifest made from `source` and the key in
+/// `key_path`, writing NAME-VERSION.manifest.json and NAME-VERSION.sig.json
+/// into `out` (neither may exist yet).
+///
+/// # Errors
+/// An unreadable key, a manifest that breaks its rules, files that exist
+/// or cannot be written.
+pub(crate) fn sign_into(
+    source: ManifestSource,
+    module: &[u8],
+    key_path: &Path,
+    out: &Path,
+) -> Result<Signed> {
+    let key_text = std::fs::read_to_string(key_path)
+        .with_context(|| format!("cannot read `{}`", key_path.display()))?;
+    let key = read_private_key(&key_text).with_context(|| format!("`{}`", key_path.display()))?;
     let manifest = Manifest {
         schema: MANIFEST_SCHEMA,
         name: source.name,
@@ -167,34 +219,22 @@ pub fn sign_package(args: &SignArgs) -> Result<u8> {
         limits: source.limits,
         abi_version: ABI_VERSION,
         module: ModuleRef {
-            sha256: sha256_hex(&module),
+            sha256: sha256_hex(module),
             size: module.len() as u64,
         },
     };
     let (bytes, signature) = sign(&manifest, &key)?;
     let stem = format!("{}-{}", manifest.name, manifest.version);
-    let manifest_path = args.out.join(format!("{stem}.manifest.json"));
-    let signature_path = args.out.join(format!("{stem}.sig.json"));
+    let manifest_path = out.join(format!("{stem}.manifest.json"));
+    let signature_path = out.join(format!("{stem}.sig.json"));
     write_new(&manifest_path, &bytes, false)?;
     write_new(&signature_path, &signature.to_canonical(), false)?;
-    if args.json {
-        crate::host::print_json(&json!({
-            "ok": true,
-            "manifest": manifest_path.display().to_string(),
-            "signature": signature_path.display().to_string(),
-            "key": signature.key,
-            "module_sha256": manifest.module.sha256,
-        }))?;
-    } else {
-        println!(
-            "signed {stem} as {} with {}\n{}\n{}",
-            manifest.publisher,
-            signature.key,
-            manifest_path.display(),
-            signature_path.display()
-        );
-    }
-    Ok(exit::SUCCESS)
+    Ok(Signed {
+        manifest,
+        manifest_path,
+        signature_path,
+        key: signature.key,
+    })
 }
 
 /// Runs `verify`: exit 0 for a verified package, [`exit::PACKAGE_REFUSED`]
