@@ -1097,6 +1097,25 @@ fn readme(name: &str, lang: Lang, root: &Path, p: &Project) -> String {
         ),
         WIDTH,
     );
+    let sample = p
+        .sample
+        .as_ref()
+        .map(|s| format!(" --sample {}={}", s.media_type, s.file))
+        .unwrap_or_default();
+    s += &paragraph(
+        &if p.point.is_some() {
+            format!(
+                "Build, check, sign and push are one command too, which signs and \
+                 pushes only when every conformance case passes: \
+                 `bitvault-plugin release --key dev.key{sample}`."
+            )
+        } else {
+            "Build, sign and push are one command too: \
+             `bitvault-plugin release --key dev.key`."
+                .to_owned()
+        },
+        WIDTH,
+    );
     s.truncate(s.trim_end().len());
     s.push('\n');
     s

@@ -3,8 +3,9 @@
 //! `build.sh`, imports no more than its `manifest.toml` requests, passes its
 //! extension point's conformance suite under exactly that grant and those
 //! limits (with the samples of the reference plugin it is based on), runs
-//! once with `bitvault-plugin run`, and goes through its README's sign,
-//! push, trust, install and invoke commands. A JavaScript or Python
+//! once with `bitvault-plugin run`, goes through its README's sign, push,
+//! trust, install and invoke commands, and releases its next version with
+//! the README's `release` command. A JavaScript or Python
 //! project, a WASI command in stdio mode, builds, needs no grant beyond
 //! stdio mode, runs once under its manifest's grant and limits, and goes
 //! through the same README commands.
@@ -298,7 +299,51 @@ fn check(lang: &str, reference_name: &str) -> Result<()> {
     // The README's publishing commands, ending with `invoke`.
     let outcome = publish_and_invoke(lang, &dir)?;
     check_response(point, &output_of(&outcome)?)?;
+
+    // The README's one-command release, of a new version.
+    let released = release_next(lang, &dir)?;
+    assert_eq!(
+        released["conformance"][0]["point"].as_str(),
+        Some(point.name()),
+        "{released}"
+    );
+    assert_eq!(released["conformance"][0]["failed"], 0, "{released}");
     Ok(())
+}
+
+/// Raises the project's version to 0.2.0 and runs the README's `release`
+/// command with `--json`; its outcome.
+fn release_next(lang: &str, dir: &Path) -> Result<Value> {
+    let readme = std::fs::read_to_string(dir.join("README.md"))?;
+    let flat = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let start = flat
+        .find("`bitvault-plugin release")
+        .context("the README has no release command")?
+        + 1;
+    let command = &flat[start..start + flat[start..].find('`').context("unclosed")?];
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    let manifest = dir.join("manifest.toml");
+    let source = std::fs::read_to_string(&manifest)?;
+    std::fs::write(
+        &manifest,
+        source.replace("version = \"0.1.0\"", "version = \"0.2.0\""),
+    )?;
+    let out = cli()
+        .args(&args)
+        .arg("--json")
+        .current_dir(dir)
+        .env("BITVAULT_HOME", dir.join("home"))
+        .env("CARGO_TARGET_DIR", root().join("target/scaffold-rust"))
+        .env("NPM_CI_FLAGS", "--prefer-offline")
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "{lang}: `{command}` failed: {}",
+        text(&out)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout)?;
+    ensure!(v["ok"] == true && v["version"] == "0.2.0", "{lang}: {v}");
+    Ok(v)
 }
 
 /// The README's publishing commands, with this build's bitvault-plugin
