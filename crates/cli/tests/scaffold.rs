@@ -152,20 +152,31 @@ fn readme_block(readme: &str, heading: &str) -> Result<String> {
     Ok(after[start..start + end].to_owned())
 }
 
-/// Scaffolds `lang` and checks everything the module doc promises.
-fn check(lang: &str, reference_name: &str) -> Result<()> {
+/// A project of `lang` scaffolded as `hello-LANG` into a temporary
+/// directory: the directory's guard, the name, the project directory and
+/// `new`'s `--json` outcome. `None` when the language's toolchain is
+/// missing (an error under CI).
+fn scaffolded(lang: &str) -> Result<Option<(tempfile::TempDir, String, PathBuf, Value)>> {
     if let Some(why) = missing_toolchain(lang) {
         if std::env::var_os("CI").is_some() {
             bail!("{lang}: missing {why}");
         }
         eprintln!("skipping the {lang} scaffold: missing {why}");
-        return Ok(());
+        return Ok(None);
     }
     let name = format!("hello-{lang}");
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path().join(&name);
     let made = scaffold(&name, lang, &dir)?;
     assert_eq!(made["ok"], true);
+    Ok(Some((tmp, name, dir, made)))
+}
+
+/// Scaffolds `lang` and checks everything the module doc promises.
+fn check(lang: &str, reference_name: &str) -> Result<()> {
+    let Some((tmp, name, dir, made)) = scaffolded(lang)? else {
+        return Ok(());
+    };
     assert_eq!(made["lang"], lang);
     assert_eq!(made["build"], "./build.sh");
     let point = Point::from_name(made["point"].as_str().context("point")?).context("point")?;
@@ -382,18 +393,9 @@ fn publish_and_invoke(lang: &str, dir: &Path) -> Result<Value> {
 /// builds, needs no grant beyond stdio mode, and answers its request file
 /// with a JSON object that has `key`, run and then installed and invoked.
 fn check_stdio(lang: &str, request: &str, key: &str) -> Result<()> {
-    if let Some(why) = missing_toolchain(lang) {
-        if std::env::var_os("CI").is_some() {
-            bail!("{lang}: missing {why}");
-        }
-        eprintln!("skipping the {lang} scaffold: missing {why}");
+    let Some((tmp, name, dir, made)) = scaffolded(lang)? else {
         return Ok(());
-    }
-    let name = format!("hello-{lang}");
-    let tmp = tempfile::tempdir()?;
-    let dir = tmp.path().join(&name);
-    let made = scaffold(&name, lang, &dir)?;
-    assert_eq!(made["ok"], true);
+    };
     assert_eq!(made["point"], Value::Null);
     ensure!(dir.join(request).is_file(), "no {request}");
 
