@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bitvault_conformance::reference;
-use bitvault_plugins::abi::{CapabilityKind, HostFn};
+use bitvault_plugins::abi::CapabilityKind;
 use bitvault_plugins::events::{EventLimits, InProcessBus};
 use bitvault_plugins::extpoints::proto::{
     auth_provider::v1 as auth, content_transform::v1 as transform, event_handler::v1 as events,
@@ -67,7 +67,20 @@ fn description(name: &str) -> &'static str {
         "jwtauth" => "validates HS256 and EdDSA JSON Web Tokens",
         "thumbnailer" => "PNG and JPEG thumbnails",
         "kvstore" => "an object store in the plugin's key-value namespace",
+        "extism-policy" => "an upload size limit, on the Extism PDK",
         _ => "a reference plugin",
+    }
+}
+
+/// A policy decision with its reasons, as the call table shows it.
+fn decision(r: &policy::EvaluateResponse) -> String {
+    let decision = policy::Decision::try_from(r.decision)
+        .map(|d| d.as_str_name().to_owned())
+        .unwrap_or_else(|_| r.decision.to_string());
+    if r.reasons.is_empty() {
+        decision
+    } else {
+        format!("{decision}: {}", r.reasons.join("; "))
     }
 }
 
@@ -257,7 +270,10 @@ impl Demo {
     }
 
     fn wasm(&self, name: &str) -> Result<Vec<u8>> {
-        let path = self.plugins.join(format!("{name}.wasm"));
+        // Cargo names a crate's module with `_` for `-`.
+        let path = self
+            .plugins
+            .join(format!("{}.wasm", name.replace('-', "_")));
         std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
     }
 
@@ -322,7 +338,7 @@ impl Demo {
             say(
                 self.json,
                 &format!(
-                    "   acme    {name:<12} {}  granted: {}",
+                    "   acme    {name:<13} {}  granted: {}",
                     installed.version,
                     grant_summary(&installed.granted)
                 ),
@@ -341,7 +357,7 @@ impl Demo {
             say(
                 self.json,
                 &format!(
-                    "   globex  {name:<12} {}  granted: {}",
+                    "   globex  {name:<13} {}  granted: {}",
                     installed.version,
                     grant_summary(&installed.granted)
                 ),
@@ -602,18 +618,22 @@ impl Demo {
                     let inv = p.invocation().at(reference_now());
                     p.call_with(inv, |x, inv| x.evaluate(inv, upload(4096)))
                 },
-                |r| {
-                    let decision = policy::Decision::try_from(r.decision)
-                        .map(|d| d.as_str_name().to_owned())
-                        .unwrap_or_else(|_| r.decision.to_string());
-                    if r.reasons.is_empty() {
-                        decision
-                    } else {
-                        format!("{decision}: {}", r.reasons.join("; "))
-                    }
-                },
+                decision,
             )?;
         }
+        // The same point served by a plugin built with the Extism PDK,
+        // through the Extism kernel: a 64 MiB upload over its limit.
+        self.call(
+            "acme",
+            "policy_hook",
+            "extism-policy",
+            "evaluate",
+            |p| {
+                let inv = p.invocation().at(reference_now());
+                p.call_with(inv, |x, inv| x.evaluate(inv, upload(64 << 20)))
+            },
+            decision,
+        )?;
 
         // Search: analyze and preview.
         self.call(
@@ -831,7 +851,7 @@ impl Demo {
         let _ = writeln!(out, "\nCalls (every extension point; metrics per call)\n");
         let _ = writeln!(
             out,
-            "{:<7} {:<18} {:<11} {:<12} {:>11} {:>9} {:>8} {:>8}  result",
+            "{:<7} {:<18} {:<13} {:<12} {:>11} {:>9} {:>8} {:>8}  result",
             "tenant", "point", "plugin", "operation", "fuel", "wall ms", "in B", "out B"
         );
         for c in &self.calls {
@@ -846,7 +866,7 @@ impl Demo {
             };
             let _ = writeln!(
                 out,
-                "{:<7} {:<18} {:<11} {:<12} {fuel:>11} {wall:>9} {inb:>8} {outb:>8}  {}",
+                "{:<7} {:<18} {:<13} {:<12} {fuel:>11} {wall:>9} {inb:>8} {outb:>8}  {}",
                 c.tenant,
                 c.point,
                 c.plugin,
@@ -924,12 +944,8 @@ fn upload(size: u64) -> policy::EvaluateRequest {
 /// every capability the module does not import.
 fn least_privilege(grants: &Grants, host: &PluginHost, module: &[u8]) -> Result<Grants> {
     let report = host.runtime().inspect(module)?;
-    let used: Vec<CapabilityKind> = report
-        .imports
-        .iter()
-        .filter_map(|i| HostFn::lookup(&i.module, &i.name))
-        .map(HostFn::capability)
-        .collect();
+    // The native ABI's functions and the Extism kernel's alike.
+    let used = crate::inspect::needs(&report);
     let has = |k| used.contains(&k);
     let mut g = grants.clone();
     g.io &= has(CapabilityKind::Io);

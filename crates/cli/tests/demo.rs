@@ -63,7 +63,15 @@ fn the_demo_covers_every_point_and_refusal_and_runs_twice() -> Result<()> {
                 "not_installed"
             ]
         );
-        assert_eq!(report["published"].as_array().map(Vec::len), Some(6));
+        // A reference plugin per point, and the policy hook on the Extism
+        // PDK, called through the Extism kernel.
+        assert_eq!(report["published"].as_array().map(Vec::len), Some(7));
+        assert!(
+            calls
+                .iter()
+                .any(|c| c["plugin"] == "extism-policy" && c["point"] == "policy_hook"),
+            "{calls:?}"
+        );
     }
     // The state it leaves is the CLI's: the audit command reads it.
     let out = Command::new(env!("CARGO_BIN_EXE_bitvault-plugin"))
