@@ -81,17 +81,26 @@ fn answers_like_prost<Q: Message, R: Message + std::fmt::Debug>(
     Ok(())
 }
 
+/// A search token, as the analyzers under test must answer it.
+fn token(
+    term: &str,
+    position: u32,
+    start: u32,
+    end: u32,
+) -> bitvault_extpoints::proto::search::v1::Token {
+    bitvault_extpoints::proto::search::v1::Token {
+        term: term.into(),
+        position,
+        start,
+        end,
+    }
+}
+
 #[test]
 fn go_textindex_passes_the_search_suite() -> Result<()> {
     use bitvault_extpoints::proto::search::v1::*;
     let Some((plugin, call)) = passes_its_suites("textindex", Point::Search)? else {
         return Ok(());
-    };
-    let token = |term: &str, position, start, end| Token {
-        term: term.into(),
-        position,
-        start,
-        end,
     };
     answers_like_prost(
         &plugin,
@@ -242,12 +251,6 @@ fn c_wordsearch_passes_the_search_suite() -> Result<()> {
     use bitvault_extpoints::proto::search::v1::*;
     let Some((plugin, call)) = passes_its_suites("wordsearch", Point::Search)? else {
         return Ok(());
-    };
-    let token = |term: &str, position, start, end| Token {
-        term: term.into(),
-        position,
-        start,
-        end,
     };
     let request = AnalyzeRequest {
         context: context(),
