@@ -10,10 +10,12 @@
 //! uses the delimiter `/`.
 //!
 //! Deviations, all documented in `docs/extension-points.md`:
-//! - `get_opts` reads the metadata first (one call), checks the
+//! - `get_opts` and `copy` read the metadata first (one call), check the
 //!   conditional headers against it with [`GetOptions::check_preconditions`]
-//!   and then reads the bytes with `if_match` on that ETag, so an object
-//!   replaced in between is a precondition failure rather than a mix;
+//!   and then read the bytes with `if_match` on that ETag, both calls in
+//!   one turn of the store; an object another host replaced in between is
+//!   read again, up to eight times, and then a precondition failure, never
+//!   a mix;
 //! - multipart uploads are buffered in memory and written with one `Put`
 //!   when completed (the contract has no multipart operation);
 //! - attributes, tags and versions are not stored (the contract has a
@@ -124,6 +126,75 @@ fn segment_prefix(prefix: Option<&Path>) -> String {
     }
 }
 
+/// The metadata a `Head` answered.
+fn head_answer(key: &str, r: sp::HeadResponse) -> Result<ObjectMeta> {
+    match status(r.status) {
+        sp::Status::Ok => meta(r.meta.unwrap_or_default()),
+        sp::Status::NotFound => Err(not_found(key)),
+        _ => Err(unexpected("head", key, r.status)),
+    }
+}
+
+/// What one turn of [`PluginStore::fetch`] found.
+enum Fetched {
+    /// The metadata, range and bytes, or why not.
+    Done(Result<(ObjectMeta, Range<u64>, Bytes)>),
+    /// The object was replaced between its `Head` and its `Get`.
+    Replaced,
+}
+
+/// One turn of [`PluginStore::fetch`]: `Head`, the checks, then a `Get` of
+/// the range on that ETag.
+fn fetch_turn(
+    p: &ExtPlugin,
+    inv: &Invocation,
+    key: &str,
+    options: &GetOptions,
+) -> Result<Fetched, ExtError> {
+    let head = p.head(
+        inv,
+        sp::HeadRequest {
+            key: key.to_owned(),
+            ..Default::default()
+        },
+    )?;
+    let checked = head_answer(key, head.message).and_then(|meta| {
+        options.check_preconditions(&meta)?;
+        let range = match &options.range {
+            Some(r) => r.as_range(meta.size).map_err(generic)?,
+            None => 0..meta.size,
+        };
+        Ok((meta, range))
+    });
+    let (meta, range) = match checked {
+        Ok(found) => found,
+        Err(e) => return Ok(Fetched::Done(Err(e))),
+    };
+    if options.head || range.is_empty() {
+        return Ok(Fetched::Done(Ok((meta, range, Bytes::new()))));
+    }
+    let got = p
+        .get(
+            inv,
+            sp::GetRequest {
+                key: key.to_owned(),
+                range: Some(sp::ByteRange {
+                    start: range.start,
+                    end: range.end,
+                }),
+                if_match: meta.e_tag.clone().unwrap_or_default(),
+                ..Default::default()
+            },
+        )?
+        .message;
+    Ok(match status(got.status) {
+        sp::Status::Ok => Fetched::Done(Ok((meta, range, Bytes::from(got.data)))),
+        sp::Status::PreconditionFailed => Fetched::Replaced,
+        sp::Status::NotFound => Fetched::Done(Err(not_found(key))),
+        _ => Fetched::Done(Err(unexpected("get", key, got.status))),
+    })
+}
+
 impl PluginStore {
     /// `plugin` (loaded for the storage-provider point) serving as an
     /// object store, every call made with `inv`.
@@ -181,45 +252,31 @@ impl PluginStore {
         }
     }
 
-    async fn head_meta(&self, location: &Path) -> Result<ObjectMeta> {
+    /// The object's metadata, checked against `options`, and the bytes of
+    /// its range (none for a `head` request). The two plugin calls run in
+    /// one turn of the store, so no call through this store comes between
+    /// them; when another host sharing the namespace replaces the object in
+    /// between, the read starts again (bounded).
+    async fn fetch(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> Result<(ObjectMeta, Range<u64>, Bytes)> {
         let key = location.to_string();
-        let req = sp::HeadRequest {
-            key: key.clone(),
-            ..Default::default()
-        };
-        let r = self.blocking(move |p, inv| p.head(inv, req)).await?.message;
-        match status(r.status) {
-            sp::Status::Ok => meta(r.meta.unwrap_or_default()),
-            sp::Status::NotFound => Err(not_found(&key)),
-            _ => Err(unexpected("head", &key, r.status)),
+        for _ in 0..8 {
+            let (key, options) = (key.clone(), options.clone());
+            let turn = self
+                .blocking(move |p, inv| fetch_turn(p, inv, &key, &options))
+                .await?;
+            match turn {
+                Fetched::Done(found) => return found,
+                Fetched::Replaced => continue,
+            }
         }
-    }
-
-    /// Reads `range` of the object whose ETag is `etag`.
-    async fn read(&self, location: &Path, etag: &str, range: Range<u64>) -> Result<Bytes> {
-        let key = location.to_string();
-        let req = sp::GetRequest {
-            key: key.clone(),
-            range: Some(sp::ByteRange {
-                start: range.start,
-                end: range.end,
-            }),
-            if_match: etag.to_owned(),
-            ..Default::default()
-        };
-        if range.is_empty() {
-            return Ok(Bytes::new());
-        }
-        let r = self.blocking(move |p, inv| p.get(inv, req)).await?.message;
-        match status(r.status) {
-            sp::Status::Ok => Ok(Bytes::from(r.data)),
-            sp::Status::NotFound => Err(not_found(&key)),
-            sp::Status::PreconditionFailed => Err(precondition(
-                &key,
-                "the object changed while it was being read",
-            )),
-            _ => Err(unexpected("get", &key, r.status)),
-        }
+        Err(precondition(
+            &key,
+            "the object changed while it was being read, eight times",
+        ))
     }
 
     /// Every page of a list.
@@ -295,27 +352,7 @@ impl ObjectStore for PluginStore {
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
-        // The metadata and the bytes are two calls; when the object is
-        // replaced in between, read again (bounded).
-        let mut attempts = 0;
-        let (meta, range, data) = loop {
-            attempts += 1;
-            let meta = self.head_meta(location).await?;
-            options.check_preconditions(&meta)?;
-            let range = match &options.range {
-                Some(r) => r.as_range(meta.size).map_err(generic)?,
-                None => 0..meta.size,
-            };
-            if options.head {
-                break (meta, range, Bytes::new());
-            }
-            let etag = meta.e_tag.clone().unwrap_or_default();
-            match self.read(location, &etag, range.clone()).await {
-                Ok(data) => break (meta, range, data),
-                Err(object_store::Error::Precondition { .. }) if attempts < 8 => continue,
-                Err(e) => return Err(e),
-            }
-        };
+        let (meta, range, data) = self.fetch(location, options).await?;
         Ok(GetResult {
             payload: GetResultPayload::Stream(stream::once(async move { Ok(data) }).boxed()),
             meta,
@@ -386,9 +423,7 @@ impl ObjectStore for PluginStore {
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
-        let meta = self.head_meta(from).await?;
-        let etag = meta.e_tag.clone().unwrap_or_default();
-        let data = self.read(from, &etag, 0..meta.size).await?;
+        let (_, _, data) = self.fetch(from, GetOptions::default()).await?;
         let create = matches!(options.mode, CopyMode::Create);
         let req = sp::PutRequest {
             key: to.to_string(),
